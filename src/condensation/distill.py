@@ -1,0 +1,287 @@
+"""The condensation loop shared by every method: initialise, iterate, log, checkpoint, evaluate, save.
+
+``distill(config, out)`` is what ``condense distill`` runs. The loop itself is method-agnostic: a
+method (see ``methods/``) only implements one iteration. Every iteration draws from streams named
+by ``(seed, iteration, ...)``, so a run resumed from its checkpoint is bit-identical to one that
+was never interrupted.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm.auto import tqdm
+
+from . import __version__
+from .augment import DSA
+from .config import DistillConfig, resolve
+from .data import Dataset, load_dataset
+from .evaluate import EvalProtocol, evaluate_synset, protocol_for
+from .methods.base import Method, RealPool, SyntheticImages
+from .methods.gradient_matching import GradientMatching
+from .rng import make_generator
+from .runs import RunDir, device_from_flag
+from .synset import SyntheticSet
+from .viz import save_grid
+
+__all__ = ["distill", "DistillResult", "build_method", "initial_images", "random_real_set", "RunExistsError"]
+
+
+class RunExistsError(RuntimeError):
+    """The output directory already holds a run and ``resume`` was not asked for."""
+
+
+@dataclass
+class DistillResult:
+    """What a run produced: the synthetic set, its accuracies and the random-real baseline's."""
+
+    synset: SyntheticSet
+    config: DistillConfig
+    accuracy: dict[str, dict] = field(default_factory=dict)
+    baseline: dict[str, dict] = field(default_factory=dict)
+    seconds: float = 0.0
+    out: Path | None = None
+
+
+def initial_images(config: DistillConfig, pool: RealPool, channels: int, image_size: tuple[int, int]) -> torch.Tensor:
+    """The starting synthetic images (class-major): random real images, or N(0, 1) noise in the
+    normalised space. Drawn from the stream ``(seed, "init")``."""
+    g = make_generator(config.seed, "init")
+    if config.init == "real":
+        images, _ = pool.balanced(config.ipc, g)
+        return images
+    shape = (pool.num_classes * config.ipc, channels, *image_size)
+    return torch.randn(shape, generator=g).to(pool.device)
+
+
+def random_real_set(pool: RealPool, ipc: int, seed: int, dataset: Dataset, meta: dict | None = None) -> SyntheticSet:
+    """``ipc`` random real images per class (the stream ``(seed, "init")``: the same images a run
+    with ``--init real`` starts from), as a synthetic set."""
+    images, labels = pool.balanced(ipc, make_generator(seed, "init"))
+    return _synset(images, labels, dataset, ipc, {"method": "random", "seed": seed, **(meta or {})})
+
+
+def _synset(images: torch.Tensor, labels: torch.Tensor, dataset: Dataset, ipc: int, meta: dict) -> SyntheticSet:
+    spec = dataset.spec
+    return SyntheticSet(
+        images=images.detach().float().cpu(),
+        labels=labels.detach().long().cpu(),
+        mean=spec.mean,
+        std=spec.std,
+        dataset=spec.name,
+        classes=spec.classes,
+        ipc=ipc,
+        meta={"version": __version__, **meta},
+    )
+
+
+def build_method(config: DistillConfig, pool: RealPool, channels: int, image_size: tuple[int, int]) -> Method:
+    """The method object for a resolved config."""
+    if config.method in ("dc", "dsa"):
+        augment = DSA(config.strategy, mode=config.dsa_mode) if config.method == "dsa" else None
+        return GradientMatching(
+            pool,
+            model=config.model,
+            channels=channels,
+            image_size=image_size,
+            seed=config.seed,
+            outer_loop=config.outer_loop,
+            inner_loop=config.inner_loop,
+            batch_real=config.batch_real,
+            batch_train=config.batch_train,
+            lr_net=config.lr_net,
+            metric=config.metric,
+            augment=augment,
+            bn_stats=config.bn_stats,
+            name=config.method,
+        )
+    raise ValueError(f"unknown method {config.method!r}")
+
+
+def _protocol(config: DistillConfig, dataset: Dataset, model: str) -> EvalProtocol:
+    return protocol_for(
+        config.method,
+        dataset.spec.name,
+        model,
+        strategy=config.strategy,
+        flip_ok=dataset.spec.flip_ok,
+        dsa_mode=config.dsa_mode,
+        epochs=config.eval_epochs,
+    )
+
+
+def _evaluate(
+    synset: SyntheticSet, config: DistillConfig, dataset: Dataset, device: torch.device, label: str, log: Callable[[str], None]
+) -> dict[str, dict]:
+    """Evaluate ``synset`` on every evaluation model with that model's protocol."""
+    results = {}
+    for model in config.eval_models:
+        protocol = _protocol(config, dataset, model)
+
+        def report(m: str, k: int, acc: float, secs: float) -> None:
+            log(f"  {label} {m} #{k + 1}/{config.num_eval}: {100 * acc:.2f}% ({secs:.0f}s)")
+
+        results.update(
+            evaluate_synset(
+                synset,
+                dataset.test.images,
+                dataset.test.labels,
+                dataset.normalize,
+                models=[model],
+                num_eval=config.num_eval,
+                protocol=protocol,
+                seed=config.seed,
+                device=device,
+                on_network=report,
+            )
+        )
+    return results
+
+
+def _format(results: dict[str, dict]) -> str:
+    return ", ".join(f"{m} {100 * r['mean']:.2f} ± {100 * r['std']:.2f}%" for m, r in results.items())
+
+
+def distill(
+    config: DistillConfig,
+    out: str | Path | None = None,
+    *,
+    resume: bool = False,
+    dataset: Dataset | None = None,
+    progress: bool = True,
+    log: Callable[[str], None] | None = None,
+) -> DistillResult:
+    """Condense ``config.dataset`` as ``config`` says; write the run into ``out`` if given.
+
+    ``dataset`` skips loading (tests, notebooks). ``resume=True`` continues from ``out``'s
+    checkpoint. ``log`` receives progress lines (default: stderr).
+    """
+    log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+    device = device_from_flag(config.device)
+    if dataset is None:
+        dataset = load_dataset(config.dataset, data_dir=config.data_dir)
+    spec = dataset.spec
+    config = resolve(config, flip_ok=spec.flip_ok)
+    config.dataset = spec.name
+    dataset = dataset.to(device)
+    channels, image_size = spec.channels, tuple(spec.image_size)
+
+    run = RunDir(out) if out is not None else None
+    start = 0
+    if run is not None:
+        start = _prepare_run_dir(run, config, resume, log)
+
+    pool = RealPool(dataset.train.images, dataset.train.labels, spec.num_classes, dataset.normalize)
+    method = build_method(config, pool, channels, image_size)
+    syn = SyntheticImages(
+        initial_images(config, pool, channels, image_size), config.ipc, spec.num_classes, config.lr_img, config.momentum_img
+    )
+    elapsed = 0.0
+    if start > 0:
+        state = run.load_checkpoint()
+        syn.load_state_dict(state["synthetic"])
+        elapsed = float(state.get("seconds", 0.0))
+        log(f"resuming {run.path} at iteration {start}/{config.iterations}")
+
+    def meta(iteration: int) -> dict[str, Any]:
+        return {"method": config.method, "iteration": iteration, "config": config.to_dict(), "seed": config.seed}
+
+    bar = tqdm(
+        range(start, config.iterations),
+        initial=start,
+        total=config.iterations,
+        desc=f"{config.method} {spec.name} ipc={config.ipc}",
+        unit="it",
+        disable=not progress,
+        dynamic_ncols=True,
+    )
+    for it in bar:
+        t0 = time.perf_counter()
+        loss = float(method.iteration(syn, it))  # one host sync per iteration, for the log
+        seconds = time.perf_counter() - t0
+        elapsed += seconds
+        done = it + 1
+        bar.set_postfix(loss=f"{loss:.4f}", s_per_it=f"{seconds:.1f}")
+        if run is not None:
+            run.append_metrics({"iteration": done, "loss": loss, "seconds": seconds})
+        if config.eval_every and done % config.eval_every == 0 and done < config.iterations and config.num_eval:
+            snapshot = _synset(syn.images, syn.labels, dataset, config.ipc, meta(done))
+            acc = _evaluate(snapshot, config, dataset, device, f"iteration {done}", log)
+            log(f"iteration {done}: {_format(acc)}")
+            if run is not None:
+                run.append_metrics({"iteration": done, "eval": acc})
+        if run is not None and (done % config.checkpoint_every == 0 or done == config.iterations):
+            run.save_checkpoint(
+                {"iteration": done, "seconds": elapsed, "synthetic": syn.state_dict(), "config": config.to_dict()}
+            )
+    bar.close()
+
+    synset = _synset(syn.images, syn.labels, dataset, config.ipc, meta(config.iterations))
+    if run is not None:
+        synset.save(run.file("synset.pt"))
+        save_grid(synset, run.file("synset.png"))
+    result = DistillResult(synset=synset, config=config, seconds=elapsed, out=run.path if run else None)
+    if config.num_eval:
+        result.accuracy = _evaluate(synset, config, dataset, device, config.method, log)
+        if config.baseline:
+            baseline_set = random_real_set(pool, config.ipc, config.seed, dataset)
+            result.baseline = _evaluate(baseline_set, config, dataset, device, "random real", log)
+    if run is not None:
+        run.write_json("results.json", _results_json(result))
+    return result
+
+
+def _results_json(result: DistillResult) -> dict[str, Any]:
+    config = result.config
+    return {
+        "accuracy": result.accuracy,
+        "iteration": config.iterations,
+        "seconds": result.seconds,
+        "baseline": {"random_real": result.baseline} if result.baseline else {},
+        "dataset": config.dataset,
+        "method": config.method,
+        "ipc": config.ipc,
+        "seed": config.seed,
+        "num_eval": config.num_eval,
+    }
+
+
+def _prepare_run_dir(run: RunDir, config: DistillConfig, resume: bool, log: Callable[[str], None]) -> int:
+    """Create or reopen ``run``; return the iteration to start from."""
+    has_checkpoint = run.checkpoint_path.exists()
+    if has_checkpoint and not resume:
+        raise RunExistsError(
+            f"{run.path} already holds a run; pass --resume to continue it, or choose another --out"
+        )
+    run.create()
+    if has_checkpoint:
+        state = run.load_checkpoint()
+        saved = DistillConfig.from_dict(state["config"])
+        changed = _changed_settings(saved, config)
+        if changed:
+            raise RunExistsError(
+                f"cannot resume {run.path}: settings differ from the saved run ({', '.join(changed)}); "
+                "use the same flags or another --out"
+            )
+        start = int(state["iteration"])
+        run.truncate_metrics(start)
+        return start
+    run.write_json("config.json", config.to_dict())
+    if run.metrics_path.exists():
+        run.metrics_path.unlink()
+    return 0
+
+
+# Settings that may change on resume without changing the synthetic set.
+_RESUMABLE = {"device", "data_dir", "iterations", "num_eval", "eval_models", "eval_epochs", "eval_every", "baseline", "checkpoint_every", "preset"}
+
+
+def _changed_settings(saved: DistillConfig, new: DistillConfig) -> list[str]:
+    a, b = saved.to_dict(), new.to_dict()
+    return [k for k in a if k not in _RESUMABLE and a[k] != b[k]]

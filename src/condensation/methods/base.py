@@ -1,0 +1,112 @@
+"""What every condensation method shares: the real-image pool, the learnable synthetic images and
+the one update step that turns per-class losses into a step on the images.
+
+A method (DC, DSA, DM, ...) implements ``iteration(syn, it)``: build whatever it needs for
+iteration ``it`` (a fresh network, ...) and call ``syn.step(class_loss)`` one or more times, where
+``class_loss(c, images_c)`` returns the loss of class ``c`` given its synthetic images. The step
+back-propagates class by class (one graph alive at a time) and updates all classes jointly.
+
+Randomness: iteration ``it`` of a run with seed ``s`` draws from streams named ``(s, kind, it, ...)``,
+so a resumed run, or a class handled by another process, draws exactly what it would have drawn.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+
+import torch
+from torch import Tensor
+
+from ..data import ClassSampler
+
+__all__ = ["RealPool", "SyntheticImages", "Method", "ClassLoss"]
+
+ClassLoss = Callable[[int, Tensor], Tensor]
+
+
+class RealPool:
+    """The real training images (uint8 on the device) with a per-class sampler.
+
+    images: N x C x H x W uint8; labels: N int64 (same device). Sampling draws on a CPU generator,
+    so a seed picks the same images on every device.
+    """
+
+    def __init__(self, images: Tensor, labels: Tensor, num_classes: int, normalize: Callable[[Tensor], Tensor]):
+        self.images = images
+        self.labels = labels
+        self.num_classes = num_classes
+        self.normalize = normalize
+        self.sampler = ClassSampler(labels.cpu(), num_classes)
+
+    @property
+    def device(self) -> torch.device:
+        return self.images.device
+
+    def _gather(self, idx: Tensor) -> Tensor:
+        if self.device.type == "cuda":
+            idx = idx.pin_memory().to(self.device, non_blocking=True)
+        return self.normalize(self.images[idx.to(self.device)])
+
+    def class_batch(self, c: int, n: int, generator: torch.Generator) -> Tensor:
+        """``n`` distinct random images of class ``c`` (all of them if the class is smaller), normalised."""
+        return self._gather(self.sampler.sample(c, n, generator))
+
+    def balanced(self, n: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+        """``n`` random images of every class, class-major, normalised, with their labels."""
+        idx = self.sampler.sample_balanced(n, generator)
+        labels = torch.arange(self.num_classes).repeat_interleave(n).to(self.device)
+        return self._gather(idx), labels
+
+
+class SyntheticImages:
+    """The learnable synthetic set: ``images`` (leaf tensor, N x C x H x W, normalised space) and
+    fixed class-major ``labels``, with the SGD optimiser that updates the images."""
+
+    def __init__(self, images: Tensor, ipc: int, num_classes: int, lr: float, momentum: float):
+        if images.shape[0] != ipc * num_classes:
+            raise ValueError(f"expected {ipc * num_classes} images (ipc x classes), got {images.shape[0]}")
+        self.images = images.detach().clone().requires_grad_(True)
+        self.ipc = ipc
+        self.num_classes = num_classes
+        self.labels = torch.arange(num_classes, device=images.device).repeat_interleave(ipc)
+        self.optimizer = torch.optim.SGD([self.images], lr=lr, momentum=momentum)
+
+    def of_class(self, c: int) -> Tensor:
+        """Class ``c``'s images (a view of the leaf, so gradients reach it): ipc x C x H x W."""
+        return self.images[c * self.ipc : (c + 1) * self.ipc]
+
+    def step(self, class_loss: ClassLoss, classes: Sequence[int] | None = None) -> Tensor:
+        """One optimiser step on the images for the summed loss over ``classes`` (default: all).
+
+        Each class's loss is back-propagated on its own (only its graph is alive), gradients
+        accumulate on ``images``, then one step updates every class. Returns the summed loss
+        (a detached device scalar: no host sync).
+        """
+        classes = range(self.num_classes) if classes is None else classes
+        self.optimizer.zero_grad(set_to_none=True)
+        total = self.images.new_zeros(())
+        for c in classes:
+            loss = class_loss(c, self.of_class(c))
+            loss.backward(inputs=[self.images])
+            total = total + loss.detach()
+        self.optimizer.step()
+        return total
+
+    def state_dict(self) -> dict:
+        return {"images": self.images.detach().cpu(), "optimizer": self.optimizer.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        with torch.no_grad():
+            self.images.copy_(state["images"].to(self.images.device))
+        self.optimizer.load_state_dict(state["optimizer"])
+
+
+class Method(ABC):
+    """A condensation method: one ``iteration`` updates the synthetic images."""
+
+    name: str = "method"
+
+    @abstractmethod
+    def iteration(self, syn: SyntheticImages, it: int) -> Tensor:
+        """Run iteration ``it``; return the mean loss per class step (detached device scalar)."""

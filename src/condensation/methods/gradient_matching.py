@@ -1,0 +1,146 @@
+"""Gradient matching (DC, Zhao et al. ICLR 2021) and its Siamese-augmented form (DSA, ICML 2021).
+
+One iteration: a freshly initialised network; ``outer_loop`` times, (a) for every class make the
+gradient of the loss on the class's synthetic images match the gradient on a batch of its real
+images (DSA: both batches first go through one shared random augmentation) and take one SGD step
+on the images, then (b) unless it was the last outer step, train the network for ``inner_loop``
+epochs on the current synthetic set (DSA-augmented per image for DSA).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch import Tensor
+
+from ..augment import DSA
+from ..models import build_model, has_batchnorm
+from ..rng import make_generator
+from ..train import fit
+from .base import Method, RealPool, SyntheticImages
+from .distances import gradient_distance
+
+__all__ = ["GradientMatching", "BN_BATCH_PER_CLASS"]
+
+BN_BATCH_PER_CLASS = 16  # real images per class for the BatchNorm statistics pass
+
+
+class GradientMatching(Method):
+    """DC (``augment=None``) or DSA (``augment=DSA(...)``) gradient matching.
+
+    Parameters mirror the paper: ``batch_real`` real images per class and match, ``outer_loop`` /
+    ``inner_loop`` per iteration, the network trained with plain SGD (``lr_net``, batch
+    ``batch_train``), ``metric`` one of ours/mse/cos. ``bn_stats`` says how BatchNorm networks get
+    the statistics that are frozen during matching: "reference" (one forward pass of 16 real images
+    per class in train mode with the default momentum, as the authors) or "exact" (statistics reset
+    and set to that batch's exact mean and variance).
+    """
+
+    def __init__(
+        self,
+        real: RealPool,
+        *,
+        model: str,
+        channels: int,
+        image_size: tuple[int, int],
+        seed: int,
+        outer_loop: int,
+        inner_loop: int,
+        batch_real: int = 256,
+        batch_train: int = 256,
+        lr_net: float = 0.01,
+        metric: str = "ours",
+        augment: DSA | None = None,
+        bn_stats: str = "reference",
+        name: str | None = None,
+    ) -> None:
+        self.real = real
+        self.model = model
+        self.channels = channels
+        self.image_size = tuple(image_size)
+        self.seed = seed
+        self.outer_loop = outer_loop
+        self.inner_loop = inner_loop
+        self.batch_real = batch_real
+        self.batch_train = batch_train
+        self.lr_net = lr_net
+        self.metric = metric
+        self.augment = augment if augment is not None and augment.enabled else None
+        self.bn_stats = bn_stats
+        self.name = name or ("dsa" if self.augment is not None else "dc")
+
+    # ------------------------------------------------------------------ pieces
+    def fresh_network(self, it: int) -> nn.Module:
+        """The randomly initialised network of iteration ``it`` (train mode, on the data's device)."""
+        net = build_model(
+            self.model,
+            channels=self.channels,
+            image_size=self.image_size,
+            num_classes=self.real.num_classes,
+            generator=make_generator(self.seed, "net", it),
+        )
+        return net.to(self.real.device).train()
+
+    def freeze_batchnorm(self, net: nn.Module, it: int, ol: int) -> None:
+        """Set BatchNorm statistics from real images of every class, then put BN in eval mode."""
+        g = make_generator(self.seed, "bn", it, ol)
+        x, _ = self.real.balanced(BN_BATCH_PER_CLASS, g)
+        bns = [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+        saved = [m.momentum for m in bns]
+        if self.bn_stats == "exact":
+            for m in bns:
+                m.reset_running_stats()
+                m.momentum = None  # cumulative average: one pass gives that batch's exact statistics
+        net.train()
+        with torch.no_grad():
+            net(x)
+        for m, momentum in zip(bns, saved):
+            m.momentum = momentum
+            m.eval()
+
+    def class_loss(self, net: nn.Module, params: list[Tensor], it: int, ol: int) -> Callable[[int, Tensor], Tensor]:
+        """The matching loss of class ``c`` for the synthetic images ``syn`` (ipc x C x H x W)."""
+
+        def loss(c: int, syn: Tensor) -> Tensor:
+            real = self.real.class_batch(c, self.batch_real, make_generator(self.seed, "real", it, ol, c))
+            if self.augment is not None:
+                real, syn = self.augment.siamese(real, syn, generator=make_generator(self.seed, "dsa", it, ol, c))
+            y_real = torch.full((real.shape[0],), c, dtype=torch.long, device=real.device)
+            y_syn = torch.full((syn.shape[0],), c, dtype=torch.long, device=syn.device)
+            g_real = torch.autograd.grad(F.cross_entropy(net(real), y_real), params)
+            g_syn = torch.autograd.grad(F.cross_entropy(net(syn), y_syn), params, create_graph=True)
+            return gradient_distance(g_syn, [g.detach() for g in g_real], self.metric)
+
+        return loss
+
+    def train_network(self, net: nn.Module, optimizer: torch.optim.Optimizer, syn: SyntheticImages, it: int, ol: int) -> None:
+        """The inner loop: ``inner_loop`` epochs of SGD on the (detached) synthetic set."""
+        fit(
+            net,
+            syn.images.detach(),
+            syn.labels,
+            optimizer=optimizer,
+            epochs=self.inner_loop,
+            batch_size=self.batch_train,
+            augment=self.augment,
+            generator=make_generator(self.seed, "inner", it, ol),
+        )
+
+    # ------------------------------------------------------------------ one iteration
+    def iteration(self, syn: SyntheticImages, it: int) -> Tensor:
+        net = self.fresh_network(it)
+        params = [p for p in net.parameters() if p.requires_grad]
+        optimizer = torch.optim.SGD(params, lr=self.lr_net)  # plain SGD, as the authors' current code
+        uses_bn = has_batchnorm(net)
+        total = syn.images.new_zeros(())
+        for ol in range(self.outer_loop):
+            if uses_bn:
+                self.freeze_batchnorm(net, it, ol)
+            total = total + syn.step(self.class_loss(net, params, it, ol))
+            if ol == self.outer_loop - 1:
+                break  # the network is not trained after the last update of the iteration
+            self.train_network(net, optimizer, syn, it, ol)
+        return total / (self.real.num_classes * self.outer_loop)

@@ -1,0 +1,140 @@
+"""The synthetic set: the product of every method, and its portable file format.
+
+File contract (``torch.save`` of a plain dict, loadable with ``torch.load(path, weights_only=True)``):
+``images`` float32 N x C x H x W in the normalised space, ``labels`` int64 N, ``mean`` and ``std``
+(lists of C floats), ``dataset`` (str), ``classes`` (list of str), ``ipc`` (int) and ``meta`` (dict
+of plain values: method, hyper-parameters, seed, iteration, version). Viewable pixels are
+``images * std + mean`` clipped to [0, 1].
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+__all__ = ["SyntheticSet", "SynsetFormatError", "atomic_save"]
+
+_REQUIRED = ("images", "labels", "mean", "std", "dataset", "classes", "ipc", "meta")
+
+
+class SynsetFormatError(ValueError):
+    """A file that is not a valid synthetic-set file."""
+
+
+def atomic_save(obj: Any, path: str | os.PathLike) -> None:
+    """``torch.save`` to a temporary file beside ``path``, then rename: a killed process never
+    leaves a half-written file behind."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(obj, f)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@dataclass
+class SyntheticSet:
+    """A labelled set of images in the normalised space of ``dataset``.
+
+    images: N x C x H x W float32 (normalised); labels: N int64, class-major (class c occupies
+    rows c*ipc ... (c+1)*ipc - 1 when every class has ``ipc`` images).
+    """
+
+    images: Tensor
+    labels: Tensor
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    dataset: str
+    classes: tuple[str, ...]
+    ipc: int
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.images.ndim != 4:
+            raise SynsetFormatError(f"images must be N x C x H x W, got shape {tuple(self.images.shape)}")
+        if self.labels.shape != (self.images.shape[0],):
+            raise SynsetFormatError(f"{self.images.shape[0]} images but labels of shape {tuple(self.labels.shape)}")
+        if len(self.mean) != self.images.shape[1] or len(self.std) != self.images.shape[1]:
+            raise SynsetFormatError(f"mean/std need {self.images.shape[1]} values (one per channel)")
+        self.mean = tuple(float(m) for m in self.mean)
+        self.std = tuple(float(s) for s in self.std)
+        self.classes = tuple(str(c) for c in self.classes)
+
+    # ------------------------------------------------------------------ views
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    def __len__(self) -> int:
+        return self.images.shape[0]
+
+    def pixels(self) -> Tensor:
+        """Images de-normalised to [0, 1] (N x C x H x W, float32, CPU)."""
+        x = self.images.detach().float().cpu()
+        mean = torch.tensor(self.mean).view(1, -1, 1, 1)
+        std = torch.tensor(self.std).view(1, -1, 1, 1)
+        return (x * std + mean).clamp_(0.0, 1.0)
+
+    def to(self, device: torch.device | str) -> "SyntheticSet":
+        return replace(self, images=self.images.to(device), labels=self.labels.to(device))
+
+    # ------------------------------------------------------------------ file format
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "images": self.images.detach().float().cpu().contiguous(),
+            "labels": self.labels.detach().long().cpu().contiguous(),
+            "mean": list(self.mean),
+            "std": list(self.std),
+            "dataset": self.dataset,
+            "classes": list(self.classes),
+            "ipc": int(self.ipc),
+            "meta": dict(self.meta),
+        }
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the file atomically; returns the path."""
+        atomic_save(self.to_dict(), path)
+        return Path(path)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "SyntheticSet":
+        missing = [k for k in _REQUIRED if k not in d]
+        if missing:
+            raise SynsetFormatError(f"not a synthetic-set file: missing key(s) {', '.join(missing)}")
+        return cls(
+            images=torch.as_tensor(d["images"]).float(),
+            labels=torch.as_tensor(d["labels"]).long(),
+            mean=tuple(d["mean"]),
+            std=tuple(d["std"]),
+            dataset=str(d["dataset"]),
+            classes=tuple(d["classes"]),
+            ipc=int(d["ipc"]),
+            meta=dict(d["meta"]),
+        )
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "SyntheticSet":
+        """Read a synthetic-set file; a missing or malformed file raises a one-line error naming it."""
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"no synthetic-set file at {path}")
+        try:
+            d = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as e:  # pickle / zip errors of every kind
+            raise SynsetFormatError(f"{path}: not a readable synthetic-set file ({type(e).__name__}: {e})") from None
+        if not isinstance(d, dict):
+            raise SynsetFormatError(f"{path}: not a synthetic-set file (holds a {type(d).__name__}, not a dict)")
+        try:
+            return cls.from_dict(d)
+        except SynsetFormatError as e:
+            raise SynsetFormatError(f"{path}: {e}") from None

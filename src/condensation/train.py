@@ -1,0 +1,94 @@
+"""Training and testing a network: the short, visible loops every method and the evaluation share.
+
+No DataLoader: the training set is a pair of tensors on the device, shuffled with one ``randperm``
+per epoch and sliced into batches. Metrics stay on the device; nothing here syncs with the host
+except ``accuracy``'s final ``.item()``-free return of a device scalar.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch import Tensor
+
+__all__ = ["fit", "accuracy", "Augment"]
+
+# An augmentation: (images, CPU generator) -> augmented images. DSA and ClassicAugment both fit.
+Augment = Callable[[Tensor, torch.Generator], Tensor]
+
+
+def _to_device(t: Tensor, device: torch.device) -> Tensor:
+    if device.type == "cuda":
+        return t.pin_memory().to(device, non_blocking=True)
+    return t.to(device)
+
+
+def fit(
+    net: nn.Module,
+    images: Tensor,
+    labels: Tensor,
+    *,
+    optimizer: torch.optim.Optimizer,
+    epochs: int,
+    batch_size: int = 256,
+    augment: Augment | None = None,
+    generator: torch.Generator,
+    lr_drop_epoch: int | None = None,
+) -> Tensor:
+    """Train ``net`` in place for ``epochs`` epochs of mini-batch SGD on (images, labels).
+
+    images: N x C x H x W (normalised, on the network's device); labels: N (int64).
+    ``generator`` (CPU) draws the shuffling and augmentation. At ``lr_drop_epoch`` every learning
+    rate is multiplied by 0.1 and the optimiser's state (momentum) is reset, as the DC/DSA protocol
+    does by building a fresh optimiser. Returns the last epoch's mean training loss (device scalar).
+    """
+    net.train()
+    n = images.shape[0]
+    images = images.detach()
+    last_loss = images.new_zeros(())
+    for epoch in range(epochs):
+        if epoch == lr_drop_epoch:
+            for group in optimizer.param_groups:
+                group["lr"] *= 0.1
+            optimizer.state.clear()
+        if n <= batch_size:  # one full batch: the order inside it does not matter
+            batches = [(images, labels)]
+        else:
+            order = _to_device(torch.randperm(n, generator=generator), images.device)
+            batches = [(images[idx], labels[idx]) for idx in order.split(batch_size)]
+        epoch_loss = images.new_zeros(())
+        for x, y in batches:
+            if augment is not None:
+                x = augment(x, generator)
+            loss = F.cross_entropy(net(x), y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            epoch_loss = epoch_loss + loss.detach() * y.shape[0]
+        last_loss = epoch_loss / n
+    return last_loss
+
+
+@torch.inference_mode()
+def accuracy(
+    net: nn.Module,
+    images: Tensor,
+    labels: Tensor,
+    normalize: Callable[[Tensor], Tensor] | None = None,
+    batch_size: int = 500,
+) -> Tensor:
+    """Fraction of ``images`` classified as ``labels`` by ``net`` in eval mode (a device scalar).
+
+    ``images`` may be uint8 with ``normalize`` turning a batch into network input, so a test set
+    is kept compact on the device and normalised on the fly.
+    """
+    net.eval()
+    correct = torch.zeros((), dtype=torch.long, device=labels.device)
+    for x, y in zip(images.split(batch_size), labels.split(batch_size)):
+        if normalize is not None:
+            x = normalize(x)
+        correct += (net(x).argmax(1) == y).sum()
+    return correct.double() / labels.shape[0]

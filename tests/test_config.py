@@ -1,0 +1,63 @@
+"""Presets, the per-ipc loop table and validation of settings."""
+
+import pytest
+
+from condensation.config import ConfigError, DistillConfig, loops_for_ipc, resolve
+
+
+@pytest.mark.parametrize(
+    "ipc, loops", [(1, (1, 1)), (10, (10, 50)), (20, (20, 25)), (30, (30, 20)), (40, (40, 15)), (50, (50, 10))]
+)
+def test_the_papers_loop_table(ipc, loops):
+    assert loops_for_ipc(ipc) == loops
+
+
+def test_loops_for_untabulated_ipc_follow_the_documented_rule_instead_of_exiting():
+    assert loops_for_ipc(5) == (5, 50)
+    assert loops_for_ipc(15) == (15, 38)  # halfway between (10, 50) and (20, 25), rounded
+    assert loops_for_ipc(100) == (50, 10)
+    with pytest.raises(ConfigError):
+        loops_for_ipc(0)
+
+
+def test_resolve_fills_the_preset_and_the_strategy():
+    c = resolve(DistillConfig(preset="paper", ipc=10))
+    assert (c.iterations, c.batch_real, c.num_eval) == (1000, 256, 20)
+    assert (c.outer_loop, c.inner_loop) == (10, 50)
+    assert c.strategy == "color_crop_cutout_flip_scale_rotate"
+    assert c.eval_models == ("convnet",)
+
+
+def test_digits_get_the_strategy_without_flip_and_dc_gets_none():
+    assert resolve(DistillConfig(dataset="mnist"), flip_ok=False).strategy == "color_crop_cutout_scale_rotate"
+    assert resolve(DistillConfig(method="dc")).strategy is None
+
+
+def test_flags_override_the_preset():
+    c = resolve(DistillConfig(preset="paper", iterations=3, batch_real=7, outer_loop=2, inner_loop=0))
+    assert (c.iterations, c.batch_real, c.outer_loop, c.inner_loop) == (3, 7, 2, 0)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"method": "kip"}, "allowed: dsa, dc"),
+        ({"init": "zeros"}, "allowed: real, noise"),
+        ({"preset": "huge"}, "allowed: paper, quick"),
+        ({"metric": "l2"}, "allowed: ours, mse, cos"),
+        ({"ipc": 0}, "ipc must be a positive integer"),
+        ({"strategy": "color_blur"}, "allowed ops"),
+        ({"method": "dc", "strategy": "crop"}, "--method dsa only"),
+        ({"lr_img": 0.0}, "lr_img must be positive"),
+    ],
+)
+def test_invalid_settings_name_the_allowed_values(kwargs, message):
+    with pytest.raises((ConfigError, ValueError), match=message):
+        resolve(DistillConfig(**kwargs))
+
+
+def test_config_round_trips_through_a_dict():
+    c = resolve(DistillConfig(eval_models=("convnet", "mlp")))
+    assert DistillConfig.from_dict(c.to_dict()) == c
+    with pytest.raises(ConfigError, match="unknown config key"):
+        DistillConfig.from_dict({"bogus": 1})
