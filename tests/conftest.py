@@ -15,3 +15,40 @@ def data_env(tmp_path, monkeypatch):
     monkeypatch.delenv("CONDENSATION_DATA", raising=False)
     monkeypatch.setattr(discovery, "SYSTEM_LOCATIONS", [])
     return cache
+
+
+# ---------------------------------------------------------------------------- small learnable data
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+MNIST_DIR = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "mnist"
+
+
+def write_toy_npz(path: Path, classes: int = 3, per_class: int = 60, test_per_class: int = 30, size: int = 16, seed: int = 0) -> Path:
+    """A learnable toy dataset in the npz format: class c is a fixed random pattern plus noise."""
+    rng = np.random.default_rng(seed)
+    patterns = rng.uniform(0, 255, size=(classes, 1, size, size))
+
+    def draw(n: int):
+        y = np.repeat(np.arange(classes), n)
+        x = patterns[y] * 0.6 + rng.uniform(0, 255 * 0.4, size=(len(y), 1, size, size))
+        return x.astype(np.uint8), y.astype(np.int64)
+
+    x_train, y_train = draw(per_class)
+    x_test, y_test = draw(test_per_class)
+    np.savez(path, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
+    return path
+
+
+@pytest.fixture(scope="session")
+def toy_npz(tmp_path_factory) -> Path:
+    """Path of a 3-class, 1x16x16 toy dataset in the npz format."""
+    return write_toy_npz(tmp_path_factory.mktemp("toy") / "toy.npz")
+
+
+@pytest.fixture(scope="session")
+def toy_dataset(toy_npz):
+    from condensation.data import load_dataset
+
+    return load_dataset(f"npz:{toy_npz}", download=False)

@@ -60,6 +60,15 @@ def _add_device(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda or cuda:N (default: auto)")
 
 
+def _add_compile(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--compile",
+        default="auto",
+        choices=("auto", "on", "off"),
+        help="torch.compile the first-order paths (about 1.4x faster on CPU; auto: when the run is long enough)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .config import BN_MODES, DSA_MODES, INITS, METHODS, PRESETS
     from .methods.distances import METRICS
@@ -116,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=None, help="run directory (default: runs/METHOD_DATASET_ipcN_TIME)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_compile(p)
     _add_device(p)
     _add_data_dir(p)
 
@@ -132,6 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--strategy", default=None, help="DSA strategy for the dsa protocol (default: the dataset's)")
     p.add_argument("--seed", type=int, default=0, help="seed of the networks' initialisation and training (default 0)")
     p.add_argument("--json", type=Path, default=None, help="also write the results to this JSON file")
+    _add_compile(p)
     _add_device(p)
     _add_data_dir(p)
 
@@ -200,6 +211,7 @@ def cmd_distill(args: argparse.Namespace) -> int:
         baseline=not args.no_baseline,
         device=args.device,
         data_dir=args.data_dir,
+        compile=args.compile,
     )
     out = args.out
     if out is None:
@@ -221,6 +233,7 @@ def cmd_distill(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .compiled import Kernels
     from .data import load_dataset
     from .evaluate import evaluate_synset, protocol_for
     from .runs import device_from_flag
@@ -256,6 +269,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                 seed=args.seed,
                 device=device,
                 on_network=lambda m, k, acc, s: print(f"  {m} #{k + 1}: {100 * acc:.2f}% ({s:.0f}s)", file=sys.stderr),
+                kernels=Kernels.for_mode(args.compile, worth_it=args.num_eval * protocol.epochs >= 2000),
             )
         )
     for model, r in results.items():

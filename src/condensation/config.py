@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .augment import default_strategy, parse_strategy
+from .compiled import COMPILE_MODES
 from .methods.distances import METRICS
 
 __all__ = ["DistillConfig", "PRESETS", "METHODS", "loops_for_ipc", "resolve", "ConfigError"]
@@ -27,7 +28,7 @@ _LOOP_TABLE = {1: (1, 1), 10: (10, 50), 20: (20, 25), 30: (30, 20), 40: (40, 15)
 # Budgets. ``paper`` is the authors' setting; ``quick`` is sized for a 2-core CPU (minutes).
 PRESETS: dict[str, dict[str, Any]] = {
     "paper": {"iterations": 1000, "batch_real": 256, "num_eval": 20, "eval_every": 500, "eval_epochs": None},
-    "quick": {"iterations": 40, "batch_real": 128, "num_eval": 3, "eval_every": 0, "eval_epochs": 300},
+    "quick": {"iterations": 30, "batch_real": 256, "num_eval": 3, "eval_every": 0, "eval_epochs": None},
 }
 
 
@@ -89,6 +90,7 @@ class DistillConfig:
     device: str = "auto"
     data_dir: str | None = None
     checkpoint_every: int = 10
+    compile: str = "auto"  # torch.compile the first-order paths: auto (when the run is long enough), on, off
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -133,6 +135,7 @@ def resolve(config: DistillConfig, flip_ok: bool = True) -> DistillConfig:
     c.dsa_mode = _choice("dsa mode", c.dsa_mode, DSA_MODES)
     c.metric = _choice("matching distance", c.metric, METRICS)
     c.bn_stats = _choice("BatchNorm statistics mode", c.bn_stats, BN_MODES)
+    c.compile = _choice("compile mode", c.compile, COMPILE_MODES)
     c.preset = _choice("preset", c.preset, tuple(PRESETS))
     c.model = c.model.lower()
     preset = PRESETS[c.preset]

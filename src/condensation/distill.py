@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 
 from . import __version__
 from .augment import DSA
+from .compiled import Kernels
 from .config import DistillConfig, resolve
 from .data import Dataset, load_dataset
 from .evaluate import EvalProtocol, evaluate_synset, protocol_for
@@ -47,6 +48,7 @@ class DistillResult:
     baseline: dict[str, dict] = field(default_factory=dict)
     seconds: float = 0.0
     out: Path | None = None
+    losses: list[float] = field(default_factory=list)  # matching loss of every iteration
 
 
 def initial_images(config: DistillConfig, pool: RealPool, channels: int, image_size: tuple[int, int]) -> torch.Tensor:
@@ -81,8 +83,11 @@ def _synset(images: torch.Tensor, labels: torch.Tensor, dataset: Dataset, ipc: i
     )
 
 
-def build_method(config: DistillConfig, pool: RealPool, channels: int, image_size: tuple[int, int]) -> Method:
-    """The method object for a resolved config."""
+def build_method(
+    config: DistillConfig, pool: RealPool, channels: int, image_size: tuple[int, int], kernels: Kernels | None = None
+) -> Method:
+    """The method object for a resolved config (``kernels``: compiled first-order paths, or eager)."""
+    kernels = kernels or Kernels(False)
     if config.method in ("dc", "dsa"):
         augment = DSA(config.strategy, mode=config.dsa_mode) if config.method == "dsa" else None
         return GradientMatching(
@@ -100,6 +105,7 @@ def build_method(config: DistillConfig, pool: RealPool, channels: int, image_siz
             augment=augment,
             bn_stats=config.bn_stats,
             name=config.method,
+            kernels=kernels,
         )
     raise ValueError(f"unknown method {config.method!r}")
 
@@ -123,6 +129,7 @@ def _evaluate(
     results = {}
     for model in config.eval_models:
         protocol = _protocol(config, dataset, model)
+        kernels = Kernels.for_mode(config.compile, worth_it=config.num_eval * protocol.epochs >= 2000)
 
         def report(m: str, k: int, acc: float, secs: float) -> None:
             log(f"  {label} {m} #{k + 1}/{config.num_eval}: {100 * acc:.2f}% ({secs:.0f}s)")
@@ -139,6 +146,7 @@ def _evaluate(
                 seed=config.seed,
                 device=device,
                 on_network=report,
+                kernels=kernels,
             )
         )
     return results
@@ -178,15 +186,18 @@ def distill(
         start = _prepare_run_dir(run, config, resume, log)
 
     pool = RealPool(dataset.train.images, dataset.train.labels, spec.num_classes, dataset.normalize)
-    method = build_method(config, pool, channels, image_size)
+    kernels = Kernels.for_mode(config.compile, worth_it=config.iterations * config.outer_loop >= 10)
+    method = build_method(config, pool, channels, image_size, kernels)
     syn = SyntheticImages(
         initial_images(config, pool, channels, image_size), config.ipc, spec.num_classes, config.lr_img, config.momentum_img
     )
     elapsed = 0.0
+    losses: list[float] = []
     if start > 0:
         state = run.load_checkpoint()
         syn.load_state_dict(state["synthetic"])
         elapsed = float(state.get("seconds", 0.0))
+        losses = [r["loss"] for r in run.read_metrics() if "loss" in r]
         log(f"resuming {run.path} at iteration {start}/{config.iterations}")
 
     def meta(iteration: int) -> dict[str, Any]:
@@ -206,6 +217,7 @@ def distill(
         loss = float(method.iteration(syn, it))  # one host sync per iteration, for the log
         seconds = time.perf_counter() - t0
         elapsed += seconds
+        losses.append(loss)
         done = it + 1
         bar.set_postfix(loss=f"{loss:.4f}", s_per_it=f"{seconds:.1f}")
         if run is not None:
@@ -226,7 +238,7 @@ def distill(
     if run is not None:
         synset.save(run.file("synset.pt"))
         save_grid(synset, run.file("synset.png"))
-    result = DistillResult(synset=synset, config=config, seconds=elapsed, out=run.path if run else None)
+    result = DistillResult(synset=synset, config=config, seconds=elapsed, out=run.path if run else None, losses=losses)
     if config.num_eval:
         result.accuracy = _evaluate(synset, config, dataset, device, config.method, log)
         if config.baseline:
@@ -279,7 +291,7 @@ def _prepare_run_dir(run: RunDir, config: DistillConfig, resume: bool, log: Call
 
 
 # Settings that may change on resume without changing the synthetic set.
-_RESUMABLE = {"device", "data_dir", "iterations", "num_eval", "eval_models", "eval_epochs", "eval_every", "baseline", "checkpoint_every", "preset"}
+_RESUMABLE = {"device", "data_dir", "iterations", "compile", "num_eval", "eval_models", "eval_epochs", "eval_every", "baseline", "checkpoint_every", "preset"}
 
 
 def _changed_settings(saved: DistillConfig, new: DistillConfig) -> list[str]:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import torch
 
 from .augment import DSA, ClassicAugment, default_strategy
+from .compiled import EAGER, Kernels
 from .models import build_model
 from .rng import make_generator
 from .synset import SyntheticSet
@@ -90,6 +91,7 @@ def evaluate_model(
     seed: int,
     index: int,
     device: torch.device,
+    kernels: Kernels = EAGER,
 ) -> float:
     """Train network number ``index`` of ``model`` on ``synset`` and return its test accuracy."""
     net = build_model(
@@ -112,8 +114,9 @@ def evaluate_model(
         augment=protocol.augment,
         generator=make_generator(seed, "eval-train", model, index),
         lr_drop_epoch=protocol.epochs // 2,
+        kernels=kernels,
     )
-    return float(accuracy(net, test_images, test_labels, normalize))
+    return float(accuracy(net, test_images, test_labels, normalize, kernels=kernels))
 
 
 def summarize(runs: Sequence[float]) -> dict:
@@ -136,11 +139,13 @@ def evaluate_synset(
     seed: int = 0,
     device: torch.device | str = "cpu",
     on_network: Callable[[str, int, float, float], None] | None = None,
+    kernels: Kernels = EAGER,
 ) -> dict[str, dict]:
     """Evaluate ``synset`` with ``num_eval`` fresh networks of each model.
 
     test_images: uint8 N x C x H x W on ``device`` (normalised batch by batch with ``normalize``).
-    ``on_network(model, index, accuracy, seconds)`` is called after each network (progress output).
+    ``on_network(model, index, accuracy, seconds)`` is called after each network (progress output);
+    ``kernels`` may hold compiled training and test paths.
     Returns ``{model: {"mean", "std", "runs"}}`` with accuracies as fractions.
     """
     device = torch.device(device)
@@ -150,7 +155,8 @@ def evaluate_synset(
         for k in range(num_eval):
             start = time.perf_counter()
             acc = evaluate_model(
-                synset, model, test_images, test_labels, normalize, protocol, seed=seed, index=k, device=device
+                synset, model, test_images, test_labels, normalize, protocol, seed=seed, index=k, device=device,
+                kernels=kernels,
             )
             runs.append(acc)
             if on_network is not None:

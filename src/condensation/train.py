@@ -11,8 +11,9 @@ from collections.abc import Callable
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from torch import Tensor
+
+from .compiled import EAGER, Kernels
 
 __all__ = ["fit", "accuracy", "Augment"]
 
@@ -37,13 +38,14 @@ def fit(
     augment: Augment | None = None,
     generator: torch.Generator,
     lr_drop_epoch: int | None = None,
+    kernels: Kernels = EAGER,
 ) -> Tensor:
     """Train ``net`` in place for ``epochs`` epochs of mini-batch SGD on (images, labels).
 
     images: N x C x H x W (normalised, on the network's device); labels: N (int64).
     ``generator`` (CPU) draws the shuffling and augmentation. At ``lr_drop_epoch`` every learning
     rate is multiplied by 0.1 and the optimiser's state (momentum) is reset, as the DC/DSA protocol
-    does by building a fresh optimiser. Returns the last epoch's mean training loss (device scalar).
+    does by building a fresh optimiser. ``kernels`` may hold a compiled loss. Returns the last epoch's mean training loss (device scalar).
     """
     net.train()
     n = images.shape[0]
@@ -63,7 +65,7 @@ def fit(
         for x, y in batches:
             if augment is not None:
                 x = augment(x, generator)
-            loss = F.cross_entropy(net(x), y)
+            loss = kernels.loss(net, x, y)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -79,6 +81,7 @@ def accuracy(
     labels: Tensor,
     normalize: Callable[[Tensor], Tensor] | None = None,
     batch_size: int = 500,
+    kernels: Kernels = EAGER,
 ) -> Tensor:
     """Fraction of ``images`` classified as ``labels`` by ``net`` in eval mode (a device scalar).
 
@@ -90,5 +93,5 @@ def accuracy(
     for x, y in zip(images.split(batch_size), labels.split(batch_size)):
         if normalize is not None:
             x = normalize(x)
-        correct += (net(x).argmax(1) == y).sum()
+        correct += (kernels.logits(net, x).argmax(1) == y).sum()
     return correct.double() / labels.shape[0]

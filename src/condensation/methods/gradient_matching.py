@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..augment import DSA
+from ..compiled import EAGER, Kernels
 from ..models import build_model, has_batchnorm
 from ..rng import make_generator
 from ..train import fit
@@ -36,7 +37,8 @@ class GradientMatching(Method):
     ``batch_train``), ``metric`` one of ours/mse/cos. ``bn_stats`` says how BatchNorm networks get
     the statistics that are frozen during matching: "reference" (one forward pass of 16 real images
     per class in train mode with the default momentum, as the authors) or "exact" (statistics reset
-    and set to that batch's exact mean and variance).
+    and set to that batch's exact mean and variance). ``kernels`` may hold a compiled loss for the
+    first-order paths (real gradients, network training).
     """
 
     def __init__(
@@ -56,6 +58,7 @@ class GradientMatching(Method):
         augment: DSA | None = None,
         bn_stats: str = "reference",
         name: str | None = None,
+        kernels: Kernels = EAGER,
     ) -> None:
         self.real = real
         self.model = model
@@ -71,6 +74,7 @@ class GradientMatching(Method):
         self.augment = augment if augment is not None and augment.enabled else None
         self.bn_stats = bn_stats
         self.name = name or ("dsa" if self.augment is not None else "dc")
+        self.kernels = kernels
 
     # ------------------------------------------------------------------ pieces
     def fresh_network(self, it: int) -> nn.Module:
@@ -110,7 +114,7 @@ class GradientMatching(Method):
                 real, syn = self.augment.siamese(real, syn, generator=make_generator(self.seed, "dsa", it, ol, c))
             y_real = torch.full((real.shape[0],), c, dtype=torch.long, device=real.device)
             y_syn = torch.full((syn.shape[0],), c, dtype=torch.long, device=syn.device)
-            g_real = torch.autograd.grad(F.cross_entropy(net(real), y_real), params)
+            g_real = torch.autograd.grad(self.kernels.loss(net, real, y_real), params)
             g_syn = torch.autograd.grad(F.cross_entropy(net(syn), y_syn), params, create_graph=True)
             return gradient_distance(g_syn, [g.detach() for g in g_real], self.metric)
 
@@ -127,6 +131,7 @@ class GradientMatching(Method):
             batch_size=self.batch_train,
             augment=self.augment,
             generator=make_generator(self.seed, "inner", it, ol),
+            kernels=self.kernels,
         )
 
     # ------------------------------------------------------------------ one iteration

@@ -1,0 +1,205 @@
+"""The condensation loop end to end: learning, reproducibility, resume, run files."""
+
+import json
+
+import pytest
+import torch
+
+from condensation.augment import DSA, OPS
+from condensation.config import DistillConfig
+from condensation.data import Dataset, DatasetSpec, Split, load_dataset
+from condensation.distill import RunExistsError, distill
+from condensation.methods.base import RealPool, SyntheticImages
+from condensation.methods.gradient_matching import GradientMatching
+from condensation.rng import make_generator
+from condensation.synset import SyntheticSet
+
+from conftest import MNIST_DIR
+
+TINY = dict(ipc=1, model="convnetw32", batch_real=32, num_eval=1, eval_epochs=20, compile="off")
+quiet = dict(progress=False, log=lambda msg: None)
+
+
+# ---------------------------------------------------------------------------- learning on real data
+MNIST_CLASSES = (3, 5, 8)  # three digits that are easy to confuse
+
+
+def _mnist_subset(split: Split, per_class: int, seed: int) -> Split:
+    g = make_generator(seed, "subset")
+    picks = []
+    for c in MNIST_CLASSES:
+        where = torch.nonzero(split.labels == c).flatten()
+        picks.append(where[torch.randperm(len(where), generator=g)[:per_class]])
+    idx = torch.cat(picks)
+    remap = torch.full((10,), -1, dtype=torch.long)
+    remap[list(MNIST_CLASSES)] = torch.arange(len(MNIST_CLASSES))
+    return Split(split.images[idx].contiguous(), remap[split.labels[idx]])
+
+
+@pytest.fixture(scope="module")
+def mnist3():
+    if not (MNIST_DIR / "train-images-idx3-ubyte.gz").is_file():
+        pytest.skip(f"MNIST not at {MNIST_DIR}")
+    full = load_dataset("mnist", data_dir=MNIST_DIR, download=False)
+    spec = DatasetSpec(
+        "mnist-358", 1, (28, 28), tuple(str(c) for c in MNIST_CLASSES), full.spec.mean, full.spec.std, flip_ok=False
+    )
+    return Dataset(spec, _mnist_subset(full.train, 500, 0), _mnist_subset(full.test, 300, 1))
+
+
+def _probe_loss(config: DistillConfig, dataset: Dataset, images: torch.Tensor) -> float:
+    """The matching loss of ``images`` on five held-out iterations' networks, real batches and
+    augmentations (streams no run of 20 iterations draws from), summed over classes."""
+    from condensation.config import resolve
+    from condensation.distill import build_method
+
+    config = resolve(config, flip_ok=False)
+    spec = dataset.spec
+    pool = RealPool(dataset.train.images, dataset.train.labels, spec.num_classes, dataset.normalize)
+    method = build_method(config, pool, spec.channels, spec.image_size)
+    syn = SyntheticImages(images, config.ipc, spec.num_classes, lr=0.1, momentum=0.5)
+    total = 0.0
+    for it in range(1000, 1005):
+        net = method.fresh_network(it)
+        loss = method.class_loss(net, list(net.parameters()), it, 0)
+        total += sum(loss(c, syn.of_class(c)).item() for c in range(spec.num_classes))
+    return total
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", ["dc", "dsa"])
+def test_condensed_set_beats_random_real_images_and_the_loss_falls(mnist3, method):
+    """3 MNIST classes, 1 image per class, 20 iterations: the learned images beat the random real
+    images they started from, on the real test images, averaged over three seeds; and their
+    matching loss on held-out networks is lower than the starting images'."""
+    gains = []
+    for seed in range(3):
+        config = DistillConfig(
+            method=method, ipc=1, model="convnetw32", iterations=20, batch_real=64,
+            num_eval=2, eval_epochs=150, seed=seed, compile="off",
+        )
+        result = distill(config, dataset=mnist3, **quiet)
+        gains.append(result.accuracy["convnetw32"]["mean"] - result.baseline["convnetw32"]["mean"])
+        if seed == 0:
+            start = distill(DistillConfig(**{**config.to_dict(), "iterations": 0, "num_eval": 0}), dataset=mnist3, **quiet)
+            before = _probe_loss(config, mnist3, start.synset.images)
+            after = _probe_loss(config, mnist3, result.synset.images)
+            assert after < 0.97 * before, (before, after)
+    assert sum(gains) / 3 > 0.03, gains
+
+
+def test_dsa_gradient_reaches_the_synthetic_pixels_through_every_op(toy_dataset):
+    pool = RealPool(toy_dataset.train.images, toy_dataset.train.labels, 3, toy_dataset.normalize)
+    for op in OPS:
+        method = GradientMatching(
+            pool, model="convnetw32", channels=1, image_size=(16, 16), seed=0,
+            outer_loop=1, inner_loop=1, batch_real=16, augment=DSA(op),
+        )
+        syn = SyntheticImages(torch.randn(3, 1, 16, 16), 1, 3, lr=0.1, momentum=0.5)
+        net = method.fresh_network(0)
+        params = list(net.parameters())
+        loss = method.class_loss(net, params, 0, 0)(1, syn.of_class(1))
+        loss.backward(inputs=[syn.images])
+        grad = syn.images.grad
+        assert grad[1].abs().sum() > 0, op  # class 1's image gets a gradient ...
+        assert grad[0].abs().sum() == 0 and grad[2].abs().sum() == 0  # ... and no other class's
+
+
+def test_one_step_moves_only_by_the_matching_gradient(toy_dataset):
+    pool = RealPool(toy_dataset.train.images, toy_dataset.train.labels, 3, toy_dataset.normalize)
+    method = GradientMatching(pool, model="convnetw32", channels=1, image_size=(16, 16), seed=0, outer_loop=1, inner_loop=0)
+    start = torch.randn(3, 1, 16, 16)
+    syn = SyntheticImages(start, 1, 3, lr=0.1, momentum=0.5)
+    method.iteration(syn, 0)
+    grad = syn.images.grad
+    torch.testing.assert_close(syn.images.detach(), start - 0.1 * grad)  # first SGD step: no momentum yet
+
+
+# ---------------------------------------------------------------------------- reproducibility
+def test_same_seed_gives_the_identical_set_and_accuracies(toy_dataset):
+    runs = [distill(DistillConfig(iterations=3, seed=s, **TINY), dataset=toy_dataset, **quiet) for s in (7, 7, 8)]
+    a, b, c = runs
+    assert torch.equal(a.synset.images, b.synset.images)
+    assert a.accuracy == b.accuracy and a.baseline == b.baseline
+    assert not torch.equal(a.synset.images, c.synset.images)
+
+
+def test_resume_after_a_kill_is_bit_identical(toy_dataset, tmp_path, monkeypatch):
+    config = DistillConfig(iterations=6, checkpoint_every=2, method="dsa", ipc=2, model="convnetw32",
+                           batch_real=16, num_eval=0, compile="off")
+    whole = distill(config, tmp_path / "whole", dataset=toy_dataset, **quiet)
+
+    from condensation.methods import gradient_matching
+
+    original = gradient_matching.GradientMatching.iteration
+
+    def dies_at_five(self, syn, it):
+        if it == 4:
+            raise KeyboardInterrupt
+        return original(self, syn, it)
+
+    monkeypatch.setattr(gradient_matching.GradientMatching, "iteration", dies_at_five)
+    with pytest.raises(KeyboardInterrupt):
+        distill(config, tmp_path / "killed", dataset=toy_dataset, **quiet)
+    monkeypatch.setattr(gradient_matching.GradientMatching, "iteration", original)
+    with pytest.raises(RunExistsError, match="--resume"):
+        distill(config, tmp_path / "killed", dataset=toy_dataset, **quiet)
+    resumed = distill(config, tmp_path / "killed", resume=True, dataset=toy_dataset, **quiet)
+
+    assert torch.equal(whole.synset.images, resumed.synset.images)
+    read = lambda p: [json.loads(line) for line in (p / "metrics.jsonl").read_text().splitlines()]
+    assert [r["loss"] for r in read(tmp_path / "whole")] == [r["loss"] for r in read(tmp_path / "killed")]
+
+
+def test_resume_refuses_changed_settings(toy_dataset, tmp_path):
+    config = DistillConfig(iterations=2, num_eval=0, **{k: v for k, v in TINY.items() if k != "num_eval"})
+    distill(config, tmp_path, dataset=toy_dataset, **quiet)
+    config.ipc = 2
+    with pytest.raises(RunExistsError, match="ipc"):
+        distill(config, tmp_path, resume=True, dataset=toy_dataset, **quiet)
+
+
+# ---------------------------------------------------------------------------- run files
+def test_run_directory_holds_every_file(toy_dataset, tmp_path):
+    result = distill(DistillConfig(iterations=2, **TINY), tmp_path / "run", dataset=toy_dataset, **quiet)
+    run = tmp_path / "run"
+    for name in ("synset.pt", "synset.png", "config.json", "metrics.jsonl", "results.json", "checkpoint.pt"):
+        assert (run / name).is_file(), name
+    res = json.loads((run / "results.json").read_text())
+    assert set(res["accuracy"]["convnetw32"]) == {"mean", "std", "runs"}
+    assert 0.0 <= res["accuracy"]["convnetw32"]["mean"] <= 1.0
+    assert res["iteration"] == 2 and res["seconds"] > 0
+    assert set(res["baseline"]["random_real"]) == {"convnetw32"}
+    lines = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["iteration"] for r in lines] == [1, 2] and all({"loss", "seconds"} <= set(r) for r in lines)
+    config = json.loads((run / "config.json").read_text())
+    assert config["iterations"] == 2 and config["outer_loop"] == 1 and config["strategy"].startswith("color")
+    synset = SyntheticSet.load(run / "synset.pt")
+    assert torch.equal(synset.images, result.synset.images)
+    assert synset.meta["method"] == "dsa" and synset.meta["iteration"] == 2 and synset.ipc == 1
+    assert synset.labels.tolist() == [0, 1, 2]
+
+
+def test_noise_init_starts_from_unit_gaussian_and_real_init_from_real_images(toy_dataset):
+    noise = distill(DistillConfig(iterations=0, init="noise", **TINY), dataset=toy_dataset, **quiet)
+    real = distill(DistillConfig(iterations=0, init="real", **TINY), dataset=toy_dataset, **quiet)
+    assert abs(noise.synset.images.std().item() - 1.0) < 0.2
+    pixels = real.synset.pixels() * 255
+    assert torch.allclose(pixels, pixels.round(), atol=1e-3)  # exactly representable real pixels
+
+
+def test_batchnorm_statistics_are_frozen_from_real_images(toy_dataset):
+    pool = RealPool(toy_dataset.train.images, toy_dataset.train.labels, 3, toy_dataset.normalize)
+    for mode in ("reference", "exact"):
+        method = GradientMatching(pool, model="convnetbn", channels=1, image_size=(16, 16), seed=0,
+                                  outer_loop=1, inner_loop=1, bn_stats=mode)
+        net = method.fresh_network(0)
+        method.freeze_batchnorm(net, 0, 0)
+        bn = [m for m in net.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+        assert all(not m.training for m in bn)
+        first = bn[0]
+        x, _ = pool.balanced(16, make_generator(0, "bn", 0, 0))
+        conv_out = net.features[0](x)
+        batch_mean = conv_out.mean(dim=(0, 2, 3))
+        expected = batch_mean * (0.1 if mode == "reference" else 1.0)
+        torch.testing.assert_close(first.running_mean, expected.detach(), rtol=1e-4, atol=1e-5)
