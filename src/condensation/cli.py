@@ -65,7 +65,13 @@ def _add_compile(p: argparse.ArgumentParser) -> None:
         "--compile",
         default="auto",
         choices=("auto", "on", "off"),
-        help="torch.compile the first-order paths (about 1.4x faster on CPU; auto: when the run is long enough)",
+        help="torch.compile the first-order paths (auto: when the run is long enough; see README, Performance)",
+    )
+    p.add_argument(
+        "--micro-batch",
+        type=_count,
+        default=None,
+        help="images per micro-batch of first-order compute (default: 32 on CPU, whole batches on GPU; 0: whole batches)",
     )
 
 
@@ -212,6 +218,7 @@ def cmd_distill(args: argparse.Namespace) -> int:
         device=args.device,
         data_dir=args.data_dir,
         compile=args.compile,
+        micro_batch=args.micro_batch,
     )
     out = args.out
     if out is None:
@@ -233,8 +240,8 @@ def cmd_distill(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from .compiled import Kernels
     from .data import load_dataset
+    from .kernels import Kernels, default_micro_batch
     from .evaluate import evaluate_synset, protocol_for
     from .runs import device_from_flag
     from .synset import SyntheticSet
@@ -251,6 +258,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if protocol_name not in ("dsa", "dc", "dm", "random"):
         raise ValueError(f"invalid protocol {args.protocol!r}; allowed: auto, dsa, dc")
     dataset = dataset.to(device)
+    micro_batch = default_micro_batch(device) if args.micro_batch is None else (args.micro_batch or None)
     results = {}
     for model in args.models:
         protocol = protocol_for(
@@ -269,7 +277,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                 seed=args.seed,
                 device=device,
                 on_network=lambda m, k, acc, s: print(f"  {m} #{k + 1}: {100 * acc:.2f}% ({s:.0f}s)", file=sys.stderr),
-                kernels=Kernels.for_mode(args.compile, worth_it=args.num_eval * protocol.epochs >= 2000),
+                kernels=Kernels.for_mode(args.compile, args.num_eval * protocol.epochs >= 2000, micro_batch),
             )
         )
     for model, r in results.items():

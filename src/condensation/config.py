@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .augment import default_strategy, parse_strategy
-from .compiled import COMPILE_MODES
+from .kernels import COMPILE_MODES
 from .methods.distances import METRICS
+from .models import canonical_name
 
 __all__ = ["DistillConfig", "PRESETS", "METHODS", "loops_for_ipc", "resolve", "ConfigError"]
 
@@ -91,6 +92,7 @@ class DistillConfig:
     data_dir: str | None = None
     checkpoint_every: int = 10
     compile: str = "auto"  # torch.compile the first-order paths: auto (when the run is long enough), on, off
+    micro_batch: int | None = None  # images per micro-batch of first-order compute; None: 32 on CPU, whole on GPU; 0: whole
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -137,7 +139,7 @@ def resolve(config: DistillConfig, flip_ok: bool = True) -> DistillConfig:
     c.bn_stats = _choice("BatchNorm statistics mode", c.bn_stats, BN_MODES)
     c.compile = _choice("compile mode", c.compile, COMPILE_MODES)
     c.preset = _choice("preset", c.preset, tuple(PRESETS))
-    c.model = c.model.lower()
+    c.model = canonical_name(c.model)  # ValueError listing the valid names
     preset = PRESETS[c.preset]
     for key in ("iterations", "batch_real", "num_eval", "eval_every", "eval_epochs"):
         if getattr(c, key) is None:
@@ -149,6 +151,8 @@ def resolve(config: DistillConfig, flip_ok: bool = True) -> DistillConfig:
     _positive("num_eval", c.num_eval, zero_ok=True)
     _positive("eval_every", c.eval_every, zero_ok=True)
     _positive("checkpoint_every", c.checkpoint_every)
+    if c.micro_batch is not None:
+        _positive("micro_batch", c.micro_batch, zero_ok=True)
     if c.eval_epochs is not None:
         _positive("eval_epochs", c.eval_epochs)
     outer, inner = loops_for_ipc(c.ipc)
@@ -163,5 +167,5 @@ def resolve(config: DistillConfig, flip_ok: bool = True) -> DistillConfig:
     for name in ("lr_img", "lr_net"):
         if not getattr(c, name) > 0:
             raise ConfigError(f"{name} must be positive, got {getattr(c, name)}")
-    c.eval_models = tuple(m.lower() for m in (c.eval_models or (c.model,)))
+    c.eval_models = tuple(canonical_name(m) for m in (c.eval_models or (c.model,)))
     return c

@@ -20,12 +20,13 @@ from tqdm.auto import tqdm
 
 from . import __version__
 from .augment import DSA
-from .compiled import Kernels
+from .kernels import Kernels, default_micro_batch
 from .config import DistillConfig, resolve
 from .data import Dataset, load_dataset
 from .evaluate import EvalProtocol, evaluate_synset, protocol_for
 from .methods.base import Method, RealPool, SyntheticImages
 from .methods.gradient_matching import GradientMatching
+from .models import build_model
 from .rng import make_generator
 from .runs import RunDir, device_from_flag
 from .synset import SyntheticSet
@@ -122,6 +123,12 @@ def _protocol(config: DistillConfig, dataset: Dataset, model: str) -> EvalProtoc
     )
 
 
+def _micro_batch(config: DistillConfig, device: torch.device) -> int | None:
+    if config.micro_batch is None:
+        return default_micro_batch(device)
+    return config.micro_batch or None
+
+
 def _evaluate(
     synset: SyntheticSet, config: DistillConfig, dataset: Dataset, device: torch.device, label: str, log: Callable[[str], None]
 ) -> dict[str, dict]:
@@ -129,7 +136,9 @@ def _evaluate(
     results = {}
     for model in config.eval_models:
         protocol = _protocol(config, dataset, model)
-        kernels = Kernels.for_mode(config.compile, worth_it=config.num_eval * protocol.epochs >= 2000)
+        kernels = Kernels.for_mode(
+            config.compile, worth_it=config.num_eval * protocol.epochs >= 2000, micro_batch=_micro_batch(config, device)
+        )
 
         def report(m: str, k: int, acc: float, secs: float) -> None:
             log(f"  {label} {m} #{k + 1}/{config.num_eval}: {100 * acc:.2f}% ({secs:.0f}s)")
@@ -177,8 +186,9 @@ def distill(
     spec = dataset.spec
     config = resolve(config, flip_ok=spec.flip_ok)
     config.dataset = spec.name
-    dataset = dataset.to(device)
     channels, image_size = spec.channels, tuple(spec.image_size)
+    _check_models_fit(config, spec)
+    dataset = dataset.to(device)
 
     run = RunDir(out) if out is not None else None
     start = 0
@@ -186,7 +196,9 @@ def distill(
         start = _prepare_run_dir(run, config, resume, log)
 
     pool = RealPool(dataset.train.images, dataset.train.labels, spec.num_classes, dataset.normalize)
-    kernels = Kernels.for_mode(config.compile, worth_it=config.iterations * config.outer_loop >= 10)
+    kernels = Kernels.for_mode(
+        config.compile, worth_it=config.iterations * config.outer_loop >= 10, micro_batch=_micro_batch(config, device)
+    )
     method = build_method(config, pool, channels, image_size, kernels)
     syn = SyntheticImages(
         initial_images(config, pool, channels, image_size), config.ipc, spec.num_classes, config.lr_img, config.momentum_img
@@ -247,6 +259,12 @@ def distill(
     if run is not None:
         run.write_json("results.json", _results_json(result))
     return result
+
+
+def _check_models_fit(config: DistillConfig, spec) -> None:
+    """Fail before any work if a network cannot take this dataset's images (e.g. VGG below 32 px)."""
+    for name in dict.fromkeys((config.model, *config.eval_models)):
+        build_model(name, spec, generator=make_generator(0, "check"))
 
 
 def _results_json(result: DistillResult) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import torch
 
 from .augment import DSA, ClassicAugment, default_strategy
-from .compiled import EAGER, Kernels
+from .kernels import EAGER, Kernels
 from .models import build_model
 from .rng import make_generator
 from .synset import SyntheticSet

@@ -13,7 +13,8 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
-from .compiled import EAGER, Kernels
+from .kernels import EAGER, Kernels
+from .models import has_batchnorm
 
 __all__ = ["fit", "accuracy", "Augment"]
 
@@ -48,6 +49,7 @@ def fit(
     does by building a fresh optimiser. ``kernels`` may hold a compiled loss. Returns the last epoch's mean training loss (device scalar).
     """
     net.train()
+    independent = not has_batchnorm(net)  # images of a batch do not interact: micro-batching is exact
     n = images.shape[0]
     images = images.detach()
     last_loss = images.new_zeros(())
@@ -65,11 +67,10 @@ def fit(
         for x, y in batches:
             if augment is not None:
                 x = augment(x, generator)
-            loss = kernels.loss(net, x, y)
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            loss = kernels.backward(net, x, y, independent=independent)
             optimizer.step()
-            epoch_loss = epoch_loss + loss.detach() * y.shape[0]
+            epoch_loss = epoch_loss + loss * y.shape[0]
         last_loss = epoch_loss / n
     return last_loss
 
@@ -93,5 +94,5 @@ def accuracy(
     for x, y in zip(images.split(batch_size), labels.split(batch_size)):
         if normalize is not None:
             x = normalize(x)
-        correct += (kernels.logits(net, x).argmax(1) == y).sum()
+        correct += (kernels.predict(net, x).argmax(1) == y).sum()
     return correct.double() / labels.shape[0]

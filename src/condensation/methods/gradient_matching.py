@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..augment import DSA
-from ..compiled import EAGER, Kernels
+from ..kernels import EAGER, Kernels
 from ..models import build_model, has_batchnorm
 from ..rng import make_generator
 from ..train import fit
@@ -114,7 +114,7 @@ class GradientMatching(Method):
                 real, syn = self.augment.siamese(real, syn, generator=make_generator(self.seed, "dsa", it, ol, c))
             y_real = torch.full((real.shape[0],), c, dtype=torch.long, device=real.device)
             y_syn = torch.full((syn.shape[0],), c, dtype=torch.long, device=syn.device)
-            g_real = torch.autograd.grad(self.kernels.loss(net, real, y_real), params)
+            g_real = self.kernels.grad(net, real, y_real, params)  # BatchNorm, if any, is frozen here
             g_syn = torch.autograd.grad(F.cross_entropy(net(syn), y_syn), params, create_graph=True)
             return gradient_distance(g_syn, [g.detach() for g in g_real], self.metric)
 
