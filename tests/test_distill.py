@@ -8,7 +8,7 @@ import torch
 from condensation.augment import DSA, OPS
 from condensation.config import DistillConfig
 from condensation.data import Dataset, DatasetSpec, Split, load_dataset
-from condensation.distill import RunExistsError, distill
+from condensation.distill import RunDirError, distill
 from condensation.methods.base import RealPool, SyntheticImages
 from condensation.methods.gradient_matching import GradientMatching
 from condensation.rng import make_generator
@@ -142,7 +142,7 @@ def test_resume_after_a_kill_is_bit_identical(toy_dataset, tmp_path, monkeypatch
     with pytest.raises(KeyboardInterrupt):
         distill(config, tmp_path / "killed", dataset=toy_dataset, **quiet)
     monkeypatch.setattr(gradient_matching.GradientMatching, "iteration", original)
-    with pytest.raises(RunExistsError, match="--resume"):
+    with pytest.raises(RunDirError, match="--resume"):
         distill(config, tmp_path / "killed", dataset=toy_dataset, **quiet)
     resumed = distill(config, tmp_path / "killed", resume=True, dataset=toy_dataset, **quiet)
 
@@ -155,7 +155,7 @@ def test_resume_refuses_changed_settings(toy_dataset, tmp_path):
     config = DistillConfig(iterations=2, num_eval=0, **{k: v for k, v in TINY.items() if k != "num_eval"})
     distill(config, tmp_path, dataset=toy_dataset, **quiet)
     config.ipc = 2
-    with pytest.raises(RunExistsError, match="ipc"):
+    with pytest.raises(RunDirError, match="ipc"):
         distill(config, tmp_path, resume=True, dataset=toy_dataset, **quiet)
 
 
@@ -198,7 +198,7 @@ def test_batchnorm_statistics_are_frozen_from_real_images(toy_dataset):
         bn = [m for m in net.modules() if isinstance(m, torch.nn.BatchNorm2d)]
         assert all(not m.training for m in bn)
         first = bn[0]
-        x, _ = pool.balanced(16, make_generator(0, "bn", 0, 0))
+        x, _ = pool.up_to(16, make_generator(0, "bn", 0, 0))
         conv_out = net.features[0](x)
         batch_mean = conv_out.mean(dim=(0, 2, 3))
         expected = batch_mean * (0.1 if mode == "reference" else 1.0)

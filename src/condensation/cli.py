@@ -19,6 +19,7 @@ from pathlib import Path
 from . import __version__
 
 EPILOG = "Run 'condense COMMAND --help' for a command's flags."
+PROTOCOLS = ("dsa", "dc", "dm", "random")
 
 
 def _csv(text: str) -> tuple[str, ...]:
@@ -144,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--models", type=_csv, default=("convnet",), help="comma-separated networks (default: convnet)")
     p.add_argument("--num-eval", type=_positive_int, default=5, help="networks per model (default 5)")
     p.add_argument("--epochs", type=_positive_int, default=None, help="training epochs (default: the protocol's, 1000 for DSA)")
-    p.add_argument("--protocol", default="auto", help="auto (from the file's method), dsa or dc")
+    p.add_argument("--protocol", default="auto", help="auto (the file's method), dsa (DSA augmentation, 1000 epochs) or dc (DC's rule)")
     p.add_argument("--strategy", default=None, help="DSA strategy for the dsa protocol (default: the dataset's)")
     p.add_argument("--seed", type=int, default=0, help="seed of the networks' initialisation and training (default 0)")
     p.add_argument("--json", type=Path, default=None, help="also write the results to this JSON file")
@@ -161,7 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 # ---------------------------------------------------------------------- commands
 def cmd_datasets(args: argparse.Namespace) -> int:
-    from .data import get_spec, list_datasets, locate_dataset
+    from .data import get_spec, list_datasets, locate_dataset, missing_hint
 
     for name in list_datasets():
         spec = get_spec(name)
@@ -170,7 +171,7 @@ def cmd_datasets(args: argparse.Namespace) -> int:
         if found is not None:
             print(f"{name:<14} {shape:<26} found: {found}")
         else:
-            print(f"{name:<14} {shape:<26} missing (searched {len(searched)} places; 'condense distill --dataset {name}' says how to get it)")
+            print(f"{name:<14} {shape:<26} missing: {missing_hint(name)}")
     return 0
 
 
@@ -241,28 +242,42 @@ def cmd_distill(args: argparse.Namespace) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from .data import load_dataset
-    from .kernels import Kernels, default_micro_batch
     from .evaluate import evaluate_synset, protocol_for
-    from .runs import device_from_flag
+    from .kernels import Kernels, default_micro_batch
+    from .models import canonical_name
+    from .runs import atomic_write_text, device_from_flag
     from .synset import SyntheticSet
 
     synset = SyntheticSet.load(args.file)
+    models = [canonical_name(m) for m in args.models]  # unknown names fail before any training
     device = device_from_flag(args.device)
     dataset = load_dataset(synset.dataset, data_dir=args.data_dir)
-    if tuple(dataset.spec.mean) != tuple(synset.mean) or tuple(dataset.spec.std) != tuple(synset.std):
+    spec = dataset.spec
+    if tuple(synset.images.shape[1:]) != spec.shape or synset.num_classes != spec.num_classes:
+        raise ValueError(
+            f"{args.file} holds {synset.num_classes} classes of {tuple(synset.images.shape[1:])} images, "
+            f"but {spec.name} has {spec.num_classes} classes of {spec.shape}"
+        )
+    if synset.labels.numel() and not 0 <= int(synset.labels.min()) <= int(synset.labels.max()) < spec.num_classes:
+        raise ValueError(f"{args.file}: labels outside 0..{spec.num_classes - 1}")
+    if tuple(spec.mean) != tuple(synset.mean) or tuple(spec.std) != tuple(synset.std):
         print(f"warning: {args.file} was normalised with mean/std {synset.mean}/{synset.std}, "
-              f"the dataset uses {dataset.spec.mean}/{dataset.spec.std}", file=sys.stderr)
+              f"the dataset uses {spec.mean}/{spec.std}", file=sys.stderr)
+    made_with = synset.meta.get("config", {}) if isinstance(synset.meta.get("config"), dict) else {}
     protocol_name = args.protocol.lower()
     if protocol_name == "auto":
         protocol_name = str(synset.meta.get("method", "dsa")).lower()
-    if protocol_name not in ("dsa", "dc", "dm", "random"):
-        raise ValueError(f"invalid protocol {args.protocol!r}; allowed: auto, dsa, dc")
+    if protocol_name not in PROTOCOLS:
+        raise ValueError(f"invalid protocol {args.protocol!r}; allowed: auto, {', '.join(PROTOCOLS)}")
+    # the set is evaluated with the augmentation it was made with, unless told otherwise
+    strategy = args.strategy if args.strategy is not None else made_with.get("strategy")
+    dsa_mode = made_with.get("dsa_mode", "single")
     dataset = dataset.to(device)
     micro_batch = default_micro_batch(device) if args.micro_batch is None else (args.micro_batch or None)
     results = {}
-    for model in args.models:
+    for model in models:
         protocol = protocol_for(
-            protocol_name, dataset.spec.name, model, strategy=args.strategy, flip_ok=dataset.spec.flip_ok, epochs=args.epochs
+            protocol_name, spec.name, model, strategy=strategy, flip_ok=spec.flip_ok, dsa_mode=dsa_mode, epochs=args.epochs
         )
         print(f"{model}: {args.num_eval} networks, {protocol.epochs} epochs, augmentation {protocol.augment!r}", file=sys.stderr)
         results.update(
@@ -280,12 +295,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                 kernels=Kernels.for_mode(args.compile, args.num_eval * protocol.epochs >= 2000, micro_batch),
             )
         )
+        if args.json is not None:  # written after every model, so a long evaluation keeps what it has
+            atomic_write_text(args.json, json.dumps({"accuracy": results, "file": str(args.file)}, indent=2) + "\n")
     for model, r in results.items():
         print(f"{model}: {100 * r['mean']:.2f} ± {100 * r['std']:.2f}% over {len(r['runs'])} networks")
-    if args.json is not None:
-        from .runs import atomic_write_text
-
-        atomic_write_text(args.json, json.dumps({"accuracy": results, "file": str(args.file)}, indent=2) + "\n")
     return 0
 
 
@@ -317,12 +330,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from .config import ConfigError
     from .data import DataError
-    from .distill import RunExistsError
+    from .distill import RunDirError
     from .synset import SynsetFormatError
 
     try:
         return COMMANDS[args.command](args)
-    except (DataError, ConfigError, SynsetFormatError, RunExistsError, FileNotFoundError, ValueError) as e:
+    except (DataError, ConfigError, SynsetFormatError, RunDirError, OSError, ValueError) as e:
         if os.environ.get("CONDENSATION_DEBUG"):
             raise
         print(f"condense {args.command}: error: {e}", file=sys.stderr)

@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 
 from . import __version__
 from .augment import DSA
-from .kernels import Kernels, default_micro_batch
+from .kernels import Kernels, default_micro_batch, should_compile
 from .config import DistillConfig, resolve
 from .data import Dataset, load_dataset
 from .evaluate import EvalProtocol, evaluate_synset, protocol_for
@@ -32,11 +32,12 @@ from .runs import RunDir, device_from_flag
 from .synset import SyntheticSet
 from .viz import save_grid
 
-__all__ = ["distill", "DistillResult", "build_method", "initial_images", "random_real_set", "RunExistsError"]
+__all__ = ["distill", "DistillResult", "build_method", "initial_images", "random_real_set", "RunDirError"]
 
 
-class RunExistsError(RuntimeError):
-    """The output directory already holds a run and ``resume`` was not asked for."""
+class RunDirError(RuntimeError):
+    """The output directory cannot be used as asked: it holds another run, or its checkpoint
+    cannot be resumed (unreadable, other settings, past the requested iterations)."""
 
 
 @dataclass
@@ -190,23 +191,26 @@ def distill(
     _check_models_fit(config, spec)
     dataset = dataset.to(device)
 
-    run = RunDir(out) if out is not None else None
-    start = 0
-    if run is not None:
-        start = _prepare_run_dir(run, config, resume, log)
-
     pool = RealPool(dataset.train.images, dataset.train.labels, spec.num_classes, dataset.normalize)
-    kernels = Kernels.for_mode(
-        config.compile, worth_it=config.iterations * config.outer_loop >= 10, micro_batch=_micro_batch(config, device)
-    )
+    if config.init == "real" and config.ipc > pool.smallest_class:
+        raise ValueError(
+            f"--init real needs {config.ipc} images in every class but the smallest class has {pool.smallest_class}; "
+            "use --init noise or a smaller --ipc"
+        )
+
+    run = RunDir(out) if out is not None else None
+    state = _prepare_run_dir(run, config, resume) if run is not None else None
+    start = int(state["iteration"]) if state else 0
+    # a resumed run keeps the kernels it started with, so that it stays bit-identical
+    compiled = state["compiled"] if state else should_compile(config.compile, config.iterations * config.outer_loop >= 10)
+    kernels = Kernels.for_mode("on" if compiled else "off", True, micro_batch=_micro_batch(config, device))
     method = build_method(config, pool, channels, image_size, kernels)
     syn = SyntheticImages(
         initial_images(config, pool, channels, image_size), config.ipc, spec.num_classes, config.lr_img, config.momentum_img
     )
     elapsed = 0.0
     losses: list[float] = []
-    if start > 0:
-        state = run.load_checkpoint()
+    if state:
         syn.load_state_dict(state["synthetic"])
         elapsed = float(state.get("seconds", 0.0))
         losses = [r["loss"] for r in run.read_metrics() if "loss" in r]
@@ -241,9 +245,10 @@ def distill(
             if run is not None:
                 run.append_metrics({"iteration": done, "eval": acc})
         if run is not None and (done % config.checkpoint_every == 0 or done == config.iterations):
-            run.save_checkpoint(
-                {"iteration": done, "seconds": elapsed, "synthetic": syn.state_dict(), "config": config.to_dict()}
-            )
+            run.save_checkpoint({
+                "iteration": done, "seconds": elapsed, "synthetic": syn.state_dict(),
+                "config": config.to_dict(), "compiled": kernels.compile,
+            })
     bar.close()
 
     synset = _synset(syn.images, syn.labels, dataset, config.ipc, meta(config.iterations))
@@ -253,7 +258,9 @@ def distill(
     result = DistillResult(synset=synset, config=config, seconds=elapsed, out=run.path if run else None, losses=losses)
     if config.num_eval:
         result.accuracy = _evaluate(synset, config, dataset, device, config.method, log)
-        if config.baseline:
+        if config.baseline and config.ipc > pool.smallest_class:
+            log(f"no random-real baseline: the smallest class has fewer than {config.ipc} images")
+        elif config.baseline:
             baseline_set = random_real_set(pool, config.ipc, config.seed, dataset)
             result.baseline = _evaluate(baseline_set, config, dataset, device, "random real", log)
     if run is not None:
@@ -282,30 +289,41 @@ def _results_json(result: DistillResult) -> dict[str, Any]:
     }
 
 
-def _prepare_run_dir(run: RunDir, config: DistillConfig, resume: bool, log: Callable[[str], None]) -> int:
-    """Create or reopen ``run``; return the iteration to start from."""
+def _prepare_run_dir(run: RunDir, config: DistillConfig, resume: bool) -> dict[str, Any] | None:
+    """Create or reopen ``run``; return the checkpoint to resume from, or None for a new run."""
     has_checkpoint = run.checkpoint_path.exists()
     if has_checkpoint and not resume:
-        raise RunExistsError(
-            f"{run.path} already holds a run; pass --resume to continue it, or choose another --out"
-        )
+        raise RunDirError(f"{run.path} already holds a run; pass --resume to continue it, or choose another --out")
+    if run.path.exists() and not run.path.is_dir():
+        raise RunDirError(f"--out {run.path} is a file, not a directory")
     run.create()
-    if has_checkpoint:
+    if not has_checkpoint:
+        run.write_json("config.json", config.to_dict())
+        run.metrics_path.unlink(missing_ok=True)
+        return None
+    try:
         state = run.load_checkpoint()
         saved = DistillConfig.from_dict(state["config"])
-        changed = _changed_settings(saved, config)
-        if changed:
-            raise RunExistsError(
-                f"cannot resume {run.path}: settings differ from the saved run ({', '.join(changed)}); "
-                "use the same flags or another --out"
-            )
         start = int(state["iteration"])
-        run.truncate_metrics(start)
-        return start
-    run.write_json("config.json", config.to_dict())
-    if run.metrics_path.exists():
-        run.metrics_path.unlink()
-    return 0
+        state.setdefault("compiled", False)
+    except Exception as e:  # a damaged file of any kind
+        raise RunDirError(
+            f"cannot resume {run.path}: its checkpoint is unreadable ({type(e).__name__}); "
+            "delete checkpoint.pt to start over, or choose another --out"
+        ) from None
+    changed = _changed_settings(saved, config)
+    if changed:
+        raise RunDirError(
+            f"cannot resume {run.path}: settings differ from the saved run ({', '.join(changed)}); "
+            "use the same flags or another --out"
+        )
+    if start > config.iterations:
+        raise RunDirError(
+            f"cannot resume {run.path}: its checkpoint is at iteration {start}, past --iterations {config.iterations}; "
+            f"pass --iterations {start} or more"
+        )
+    run.truncate_metrics(start)
+    return state
 
 
 # Settings that may change on resume without changing the synthetic set.

@@ -113,7 +113,7 @@ def evaluate_model(
         batch_size=protocol.batch_size,
         augment=protocol.augment,
         generator=make_generator(seed, "eval-train", model, index),
-        lr_drop_epoch=protocol.epochs // 2,
+        lr_drop_epoch=protocol.epochs // 2 or None,  # a 1-epoch run never drops
         kernels=kernels,
     )
     return float(accuracy(net, test_images, test_labels, normalize, kernels=kernels))
@@ -122,6 +122,8 @@ def evaluate_model(
 def summarize(runs: Sequence[float]) -> dict:
     """``{"mean", "std", "runs"}`` with the population std (as the authors' ``np.std``)."""
     runs = [float(r) for r in runs]
+    if not runs:
+        raise ValueError("no accuracies to summarise (num_eval must be at least 1)")
     mean = sum(runs) / len(runs)
     std = math.sqrt(sum((r - mean) ** 2 for r in runs) / len(runs))
     return {"mean": mean, "std": std, "runs": runs}

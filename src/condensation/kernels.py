@@ -26,10 +26,22 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["Kernels", "COMPILE_MODES", "EAGER", "default_micro_batch"]
+__all__ = ["Kernels", "COMPILE_MODES", "EAGER", "default_micro_batch", "should_compile"]
 
 COMPILE_MODES = ("auto", "on", "off")
 CPU_MICRO_BATCH = 32
+
+
+def should_compile(mode: str, worth_it: bool) -> bool:
+    """``on`` -> True, ``off`` -> False, ``auto`` -> ``worth_it`` on torch >= 2.5 (older releases
+    recompile for every fresh network, so compiling would not pay there)."""
+    mode = str(mode).lower()
+    if mode not in COMPILE_MODES:
+        raise ValueError(f"invalid compile mode {mode!r}; allowed: {', '.join(COMPILE_MODES)}")
+    if mode == "auto":
+        major, minor = (int(v) for v in torch.__version__.split(".")[:2])
+        return worth_it and (major, minor) >= (2, 5)
+    return mode == "on"
 
 
 def default_micro_batch(device: torch.device | str) -> int | None:
@@ -66,11 +78,14 @@ class Kernels:
 
     @classmethod
     def for_mode(cls, mode: str, worth_it: bool, micro_batch: int | None = None) -> "Kernels":
-        """``on`` / ``off``, or ``auto``: compile when ``worth_it`` (a long enough run)."""
-        mode = str(mode).lower()
-        if mode not in COMPILE_MODES:
-            raise ValueError(f"invalid compile mode {mode!r}; allowed: {', '.join(COMPILE_MODES)}")
-        return cls(mode == "on" or (mode == "auto" and worth_it), micro_batch)
+        """``on`` / ``off``, or ``auto``: compile when ``worth_it`` (a long enough run).
+
+        Instances are shared per (compiled, micro_batch), so graphs compiled for one evaluation
+        are reused by the next one in the same process."""
+        key = (should_compile(mode, worth_it), micro_batch)
+        if key not in _SHARED:
+            _SHARED[key] = cls(*key)
+        return _SHARED[key]
 
     # ------------------------------------------------------------------ single calls
     def _fallback(self, error: Exception) -> None:
@@ -141,3 +156,4 @@ class Kernels:
 
 
 EAGER = Kernels(False)
+_SHARED: dict[tuple[bool, int | None], Kernels] = {(False, None): EAGER}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -42,10 +43,13 @@ def device_from_flag(flag: str) -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if flag == "cpu":
         return torch.device("cpu")
-    if flag.startswith("cuda"):
+    if re.fullmatch(r"cuda(:\d+)?", flag):
         if not torch.cuda.is_available():
             raise ValueError("--device cuda requested but no CUDA device is available; use --device cpu or auto")
-        return torch.device(flag)
+        device = torch.device(flag)
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ValueError(f"--device {flag}: only {torch.cuda.device_count()} CUDA device(s) here")
+        return device
     raise ValueError(f"invalid device {flag!r}; allowed: auto, cpu, cuda, cuda:N")
 
 

@@ -8,7 +8,7 @@
 """
 
 from .dataset import Dataset, Split, load_dataset
-from .discovery import locate_dataset
+from .discovery import locate_dataset, missing_hint
 from .errors import DataError, DatasetCorruptError, DatasetNotFoundError
 from .sampler import ClassSampler
 from .specs import DatasetSpec, get_spec, list_datasets
@@ -25,4 +25,5 @@ __all__ = [
     "DatasetNotFoundError",
     "DatasetCorruptError",
     "locate_dataset",
+    "missing_hint",
 ]

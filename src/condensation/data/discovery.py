@@ -155,13 +155,25 @@ def not_found_message(source: Source, roots: list[Root], download_note: str) -> 
         state = "" if r.path.is_dir() else ", does not exist"
         lines.append(f"  {r.path}  ({r.origin}{state})")
     lines.append(download_note)
+    lines.append("To get it: " + how_to_get(source))
+    return "\n".join(lines)
+
+
+def how_to_get(source: Source) -> str:
+    """One line: the ways to make ``source`` available."""
     get = []
     if source.install_hint:
         get.append(f"'{source.install_hint}'")
     get.append(f"put the files in {cache_dir() / source.name}/")
     get.append("pass --data-dir DIR (data_dir=DIR) or set CONDENSATION_DATA")
-    lines.append("To get it: " + ", or ".join(get) + f". Official files: {source.homepage}")
-    return "\n".join(lines)
+    online = "; downloaded automatically when online" if source.resources else ""
+    return ", or ".join(get) + f". Official files: {source.homepage}{online}"
+
+
+def missing_hint(name: str) -> str:
+    """For a built-in dataset: the files expected and how to get them, in one line."""
+    source = SOURCES[parse_name(name)[0]]
+    return f"expects {source.layouts[0].description}; to get it: {how_to_get(source)}"
 
 
 def download_blocked_reason(download: bool) -> str | None:

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor
 
-from ..data import ClassSampler
+from ..data import ClassSampler, DataError
 
 __all__ = ["RealPool", "SyntheticImages", "Method", "ClassLoss"]
 
@@ -38,6 +38,16 @@ class RealPool:
         self.num_classes = num_classes
         self.normalize = normalize
         self.sampler = ClassSampler(labels.cpu(), num_classes)
+        empty = [c for c, k in enumerate(self.sampler.counts.tolist()) if k == 0]
+        if empty:
+            raise DataError(
+                f"class(es) {', '.join(map(str, empty[:10]))} have no training images; every class needs at least one"
+            )
+
+    @property
+    def smallest_class(self) -> int:
+        """Images in the smallest class."""
+        return int(self.sampler.counts.min())
 
     @property
     def device(self) -> torch.device:
@@ -53,10 +63,18 @@ class RealPool:
         return self._gather(self.sampler.sample(c, n, generator))
 
     def balanced(self, n: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
-        """``n`` random images of every class, class-major, normalised, with their labels."""
+        """``n`` random images of every class, class-major, normalised, with their labels.
+
+        Every class must have at least ``n`` images (``ValueError`` otherwise)."""
         idx = self.sampler.sample_balanced(n, generator)
-        labels = torch.arange(self.num_classes).repeat_interleave(n).to(self.device)
+        labels = torch.arange(self.num_classes, device=self.device).repeat_interleave(n)
         return self._gather(idx), labels
+
+    def up_to(self, n: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+        """Up to ``n`` random images of every class (all of a smaller class), normalised, with labels."""
+        idx = [self.sampler.sample(c, n, generator) for c in range(self.num_classes)]
+        labels = torch.cat([torch.full((len(i),), c, dtype=torch.long) for c, i in enumerate(idx)])
+        return self._gather(torch.cat(idx)), labels.to(self.device)
 
 
 class SyntheticImages:

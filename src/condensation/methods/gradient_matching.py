@@ -91,7 +91,7 @@ class GradientMatching(Method):
     def freeze_batchnorm(self, net: nn.Module, it: int, ol: int) -> None:
         """Set BatchNorm statistics from real images of every class, then put BN in eval mode."""
         g = make_generator(self.seed, "bn", it, ol)
-        x, _ = self.real.balanced(BN_BATCH_PER_CLASS, g)
+        x, _ = self.real.up_to(BN_BATCH_PER_CLASS, g)
         bns = [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
         saved = [m.momentum for m in bns]
         if self.bn_stats == "exact":
