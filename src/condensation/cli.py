@@ -245,7 +245,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from .evaluate import evaluate_synset, protocol_for
     from .kernels import Kernels, default_micro_batch
     from .models import canonical_name
-    from .runs import atomic_write_text, device_from_flag
+    from .devices import device_from_flag
+    from .runs import atomic_write_text
     from .synset import SyntheticSet
 
     synset = SyntheticSet.load(args.file)

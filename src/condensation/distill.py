@@ -28,7 +28,8 @@ from .methods.base import Method, RealPool, SyntheticImages
 from .methods.gradient_matching import GradientMatching
 from .models import build_model
 from .rng import make_generator
-from .runs import RunDir, device_from_flag
+from .devices import device_from_flag
+from .runs import RunDir
 from .synset import SyntheticSet
 from .viz import save_grid
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ import torch
 
 from .synset import atomic_save
 
-__all__ = ["RunDir", "atomic_write_text", "device_from_flag"]
+__all__ = ["RunDir", "atomic_write_text"]
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
@@ -34,23 +33,6 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-
-
-def device_from_flag(flag: str) -> torch.device:
-    """``auto`` -> cuda when available, else cpu; ``cpu``/``cuda``/``cuda:N`` as given."""
-    flag = str(flag).lower()
-    if flag == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if flag == "cpu":
-        return torch.device("cpu")
-    if re.fullmatch(r"cuda(:\d+)?", flag):
-        if not torch.cuda.is_available():
-            raise ValueError("--device cuda requested but no CUDA device is available; use --device cpu or auto")
-        device = torch.device(flag)
-        if device.index is not None and device.index >= torch.cuda.device_count():
-            raise ValueError(f"--device {flag}: only {torch.cuda.device_count()} CUDA device(s) here")
-        return device
-    raise ValueError(f"invalid device {flag!r}; allowed: auto, cpu, cuda, cuda:N")
 
 
 class RunDir:

@@ -13,6 +13,7 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
+from .devices import to_device
 from .kernels import EAGER, Kernels
 from .models import has_batchnorm
 
@@ -20,12 +21,6 @@ __all__ = ["fit", "accuracy", "Augment"]
 
 # An augmentation: (images, CPU generator) -> augmented images. DSA and ClassicAugment both fit.
 Augment = Callable[[Tensor, torch.Generator], Tensor]
-
-
-def _to_device(t: Tensor, device: torch.device) -> Tensor:
-    if device.type == "cuda":
-        return t.pin_memory().to(device, non_blocking=True)
-    return t.to(device)
 
 
 def fit(
@@ -61,7 +56,7 @@ def fit(
         if n <= batch_size:  # one full batch: the order inside it does not matter
             batches = [(images, labels)]
         else:
-            order = _to_device(torch.randperm(n, generator=generator), images.device)
+            order = to_device(torch.randperm(n, generator=generator), images.device)
             batches = [(images[idx], labels[idx]) for idx in order.split(batch_size)]
         epoch_loss = images.new_zeros(())
         for x, y in batches:

@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ..devices import to_device
 from ._gather import gather_2d
 
 __all__ = ["ClassicAugment", "CLASSIC_OPS"]
@@ -46,42 +47,48 @@ class ClassicAugment:
 
     @torch.no_grad()
     def __call__(self, x: Tensor, generator: torch.Generator) -> Tensor:
-        """Augment ``x`` (N x C x H x W, normalised) with one random op per image; CPU ``generator``."""
-        n = x.shape[0]
-        choice = torch.randint(len(self.ops), (n,), generator=generator).to(x.device)
+        """Augment ``x`` (N x C x H x W, normalised) with one random op per image; CPU ``generator``.
+
+        Every random number is drawn on the CPU first and moved to the device in one copy."""
+        n, c, h, w = x.shape
+        draws = {
+            "choice": torch.randint(len(self.ops), (n,), generator=generator),
+            "shift": torch.randint(0, 2 * self.crop, (n, 2), generator=generator) - self.crop,  # [-4, 3]
+            "factor": 1.0 + self.scale * (2.0 * torch.rand(n, 2, generator=generator) - 1.0),  # U(0.8, 1.2)
+            "degrees": torch.randint(-self.rotate, self.rotate, (n,), generator=generator),  # [-45, 44]
+        }
+        if "noise" in self.ops:
+            draws["noise"] = torch.randn(x.shape, generator=generator)
+        draws = {k: to_device(v, x.device) for k, v in draws.items()}
         out = x
         for k, op in enumerate(self.ops):
-            result = getattr(self, f"_{op}")(x, generator)
-            out = torch.where((choice == k).view(-1, 1, 1, 1), result, out)
+            result = getattr(self, f"_{op}")(x, draws)
+            out = torch.where((draws["choice"] == k).view(-1, 1, 1, 1), result, out)
         return out
 
-    # Each op draws its own parameters for every image and returns the whole augmented batch.
-    def _crop(self, x: Tensor, g: torch.Generator) -> Tensor:
+    # Each op returns the whole batch augmented with its own parameters.
+    def _crop(self, x: Tensor, d: dict[str, Tensor]) -> Tensor:
         n, c, h, w = x.shape
-        shift = torch.randint(0, 2 * self.crop, (n, 2), generator=g).to(x.device) - self.crop  # [-4, 3]
-        rows = torch.arange(h, device=x.device).view(1, -1) + shift[:, :1]
-        cols = torch.arange(w, device=x.device).view(1, -1) + shift[:, 1:]
+        rows = torch.arange(h, device=x.device).view(1, -1) + d["shift"][:, :1]
+        cols = torch.arange(w, device=x.device).view(1, -1) + d["shift"][:, 1:]
         fill = x.mean(dim=(0, 2, 3)).view(1, c, 1, 1)
         return gather_2d(x, rows, cols, fill)
 
-    def _scale(self, x: Tensor, g: torch.Generator) -> Tensor:
+    def _scale(self, x: Tensor, d: dict[str, Tensor]) -> Tensor:
         n, c, h, w = x.shape
-        factor = 1.0 + self.scale * (2.0 * torch.rand(n, 2, generator=g) - 1.0)  # U(0.8, 1.2)
-        new_h = (factor[:, 0] * h).long().to(x.device)
-        new_w = (factor[:, 1] * w).long().to(x.device)
+        new_h = (d["factor"][:, 0] * h).long()
+        new_w = (d["factor"][:, 1] * w).long()
         # paste the resized image centred on a canvas of side max(...) and crop the centre back
-        side = torch.maximum(torch.maximum(new_h, new_w), torch.tensor(max(h, w), device=x.device))
-        r = torch.arange(h, device=x.device).view(1, -1) + ((side - h) // 2).view(-1, 1) - ((side - new_h) // 2).view(-1, 1)
-        q = torch.arange(w, device=x.device).view(1, -1) + ((side - w) // 2).view(-1, 1) - ((side - new_w) // 2).view(-1, 1)
+        side = torch.maximum(torch.maximum(new_h, new_w), torch.full_like(new_h, max(h, w)))
+        r = torch.arange(h, device=x.device).view(1, -1) + ((side - h) // 2 - (side - new_h) // 2).view(-1, 1)
+        q = torch.arange(w, device=x.device).view(1, -1) + ((side - w) // 2 - (side - new_w) // 2).view(-1, 1)
         # nearest-neighbour source index, as F.interpolate(mode="nearest"): floor(dst * in / out)
         src_r = torch.where((r >= 0) & (r < new_h.view(-1, 1)), (r * h) // new_h.view(-1, 1), -1)
         src_q = torch.where((q >= 0) & (q < new_w.view(-1, 1)), (q * w) // new_w.view(-1, 1), -1)
         return gather_2d(x, src_r, src_q, 0.0)
 
-    def _rotate(self, x: Tensor, g: torch.Generator) -> Tensor:
-        n = x.shape[0]
-        degrees = torch.randint(-self.rotate, self.rotate, (n,), generator=g).to(x.device, x.dtype)
-        a = degrees * (math.pi / 180.0)
+    def _rotate(self, x: Tensor, d: dict[str, Tensor]) -> Tensor:
+        a = d["degrees"].to(x.dtype) * (math.pi / 180.0)
         cos, sin, zero = torch.cos(a), torch.sin(a), torch.zeros_like(a)
         theta = torch.stack([torch.stack([cos, -sin, zero], 1), torch.stack([sin, cos, zero], 1)], 1)
         grid = F.affine_grid(theta, list(x.shape), align_corners=False)
@@ -90,6 +97,6 @@ class ClassicAugment:
         fill = x.mean()
         return rotated * inside + fill * (1 - inside)
 
-    def _noise(self, x: Tensor, g: torch.Generator) -> Tensor:
-        return x + self.noise * torch.randn(x.shape, generator=g).to(x.device, x.dtype)
+    def _noise(self, x: Tensor, d: dict[str, Tensor]) -> Tensor:
+        return x + self.noise * d["noise"].to(x.dtype)
 

@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ..devices import to_device
 from ._gather import gather_2d
 
 __all__ = [
@@ -97,16 +98,10 @@ class AugmentParams:
     values: dict[str, dict[str, Tensor]] = field(default_factory=dict)
 
     def to(self, device: torch.device) -> "AugmentParams":
-        """The same draw with every tensor on ``device`` (pinned, non-blocking copy on CUDA)."""
+        """The same draw with every tensor on ``device`` (pinned, non-blocking copies on CUDA)."""
         if device.type == "cpu":
             return self
-
-        def move(t: Tensor) -> Tensor:
-            if device.type == "cuda":
-                t = t.pin_memory()
-            return t.to(device, non_blocking=True)
-
-        values = {op: {k: move(v) for k, v in d.items()} for op, d in self.values.items()}
+        values = {op: {k: to_device(v, device) for k, v in d.items()} for op, d in self.values.items()}
         return AugmentParams(self.batch, self.image_size, self.ops, values)
 
 
@@ -268,9 +263,10 @@ def _apply_flip(x: Tensor, p: dict[str, Tensor], hp: DSAHyperParams) -> Tensor:
 
 def _warp(x: Tensor, theta: Tensor, align_corners: bool) -> Tensor:
     """Bilinear resampling of ``x`` by per-image (B x 2 x 3) affine maps, zero padding."""
-    if theta.shape[0] == 1 and x.shape[0] != 1:
-        theta = theta.expand(x.shape[0], 2, 3)
-    grid = F.affine_grid(theta.to(x.dtype), list(x.shape), align_corners=align_corners)
+    n = x.shape[0]
+    grid = F.affine_grid(theta.to(x.dtype), [theta.shape[0], *x.shape[1:]], align_corners=align_corners)
+    if grid.shape[0] != n:  # one shared (Siamese) map: build its grid once, view it for every image
+        grid = grid.expand(n, *grid.shape[1:])
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=align_corners)
 
 

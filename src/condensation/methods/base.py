@@ -19,6 +19,7 @@ import torch
 from torch import Tensor
 
 from ..data import ClassSampler, DataError
+from ..devices import to_device
 
 __all__ = ["RealPool", "SyntheticImages", "Method", "ClassLoss"]
 
@@ -54,9 +55,7 @@ class RealPool:
         return self.images.device
 
     def _gather(self, idx: Tensor) -> Tensor:
-        if self.device.type == "cuda":
-            idx = idx.pin_memory().to(self.device, non_blocking=True)
-        return self.normalize(self.images[idx.to(self.device)])
+        return self.normalize(self.images[to_device(idx, self.device)])
 
     def class_batch(self, c: int, n: int, generator: torch.Generator) -> Tensor:
         """``n`` distinct random images of class ``c`` (all of them if the class is smaller), normalised."""
@@ -74,7 +73,7 @@ class RealPool:
         """Up to ``n`` random images of every class (all of a smaller class), normalised, with labels."""
         idx = [self.sampler.sample(c, n, generator) for c in range(self.num_classes)]
         labels = torch.cat([torch.full((len(i),), c, dtype=torch.long) for c, i in enumerate(idx)])
-        return self._gather(torch.cat(idx)), labels.to(self.device)
+        return self._gather(torch.cat(idx)), to_device(labels, self.device)
 
 
 class SyntheticImages:
