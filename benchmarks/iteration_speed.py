@@ -8,7 +8,7 @@ Prints, for each way of running the first-order compute:
 - for one evaluation network (``--epochs`` epochs on the 10 images with DSA, then the 10k test
   images): training and testing seconds and their ratio to the floor.
 
-"whole batch, eager" is the straightforward implementation (the authors' structure without their
+"eager-whole" (eager mode, whole batches) is the straightforward implementation (the authors' structure without their
 Python overheads: one 256-image forward/backward per class); the speed-ups are against it.
 
     python benchmarks/iteration_speed.py [--iterations 3] [--epochs 1000] [--skip-eval]
@@ -58,10 +58,10 @@ def count_flops(fn) -> float:
     return float(counter.get_total_flops())
 
 
-VARIANTS = {
-    "whole batch, eager": dict(compile=False, micro_batch=None),
-    "micro-batch 32, eager": dict(compile=False, micro_batch=32),
-    "micro-batch 32, compiled": dict(compile=True, micro_batch=32),
+VARIANTS = {  # name -> Kernels settings
+    "eager-whole": dict(compile=False, micro_batch=None),
+    "eager-micro32": dict(compile=False, micro_batch=32),
+    "compiled-micro32": dict(compile=True, micro_batch=32),
 }
 
 
