@@ -29,24 +29,24 @@ def _csv(text: str) -> tuple[str, ...]:
     return items
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
+def _int_at_least(minimum: int):
+    """An argparse type: an integer >= ``minimum``."""
+    what = "a positive" if minimum == 1 else "a non-negative"
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = minimum - 1
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected {what} integer, got {text!r}")
+        return value
+
+    return parse
 
 
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
-    return value
+_positive_int = _int_at_least(1)
+_count = _int_at_least(0)
 
 
 def _add_data_dir(p: argparse.ArgumentParser) -> None:
@@ -242,8 +242,7 @@ def cmd_distill(args: argparse.Namespace) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from .data import load_dataset
-    from .evaluate import evaluate_synset, protocol_for
-    from .kernels import Kernels, default_micro_batch
+    from .evaluate import evaluate_on, protocol_for
     from .models import canonical_name
     from .devices import device_from_flag
     from .runs import atomic_write_text
@@ -274,30 +273,23 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     strategy = args.strategy if args.strategy is not None else made_with.get("strategy")
     dsa_mode = made_with.get("dsa_mode", "single")
     dataset = dataset.to(device)
-    micro_batch = default_micro_batch(device) if args.micro_batch is None else (args.micro_batch or None)
-    results = {}
-    for model in models:
+
+    def protocol_of(model: str):
         protocol = protocol_for(
             protocol_name, spec.name, model, strategy=strategy, flip_ok=spec.flip_ok, dsa_mode=dsa_mode, epochs=args.epochs
         )
         print(f"{model}: {args.num_eval} networks, {protocol.epochs} epochs, augmentation {protocol.augment!r}", file=sys.stderr)
-        results.update(
-            evaluate_synset(
-                synset,
-                dataset.test.images,
-                dataset.test.labels,
-                dataset.normalize,
-                models=[model],
-                num_eval=args.num_eval,
-                protocol=protocol,
-                seed=args.seed,
-                device=device,
-                on_network=lambda m, k, acc, s: print(f"  {m} #{k + 1}: {100 * acc:.2f}% ({s:.0f}s)", file=sys.stderr),
-                kernels=Kernels.for_mode(args.compile, args.num_eval * protocol.epochs >= 2000, micro_batch),
-            )
-        )
-        if args.json is not None:  # written after every model, so a long evaluation keeps what it has
+        return protocol
+
+    def save(results: dict) -> None:  # after every model, so a long evaluation keeps what it has
+        if args.json is not None:
             atomic_write_text(args.json, json.dumps({"accuracy": results, "file": str(args.file)}, indent=2) + "\n")
+
+    results = evaluate_on(
+        synset, dataset, models=models, num_eval=args.num_eval, protocol_of=protocol_of, seed=args.seed, device=device,
+        compile=args.compile, micro_batch=args.micro_batch, on_model=save,
+        on_network=lambda m, k, acc, s: print(f"  {m} #{k + 1}: {100 * acc:.2f}% ({s:.0f}s)", file=sys.stderr),
+    )
     for model, r in results.items():
         print(f"{model}: {100 * r['mean']:.2f} ± {100 * r['std']:.2f}% over {len(r['runs'])} networks")
     return 0

@@ -20,10 +20,10 @@ from tqdm.auto import tqdm
 
 from . import __version__
 from .augment import DSA
-from .kernels import Kernels, default_micro_batch, should_compile
+from .kernels import Kernels, resolve_micro_batch, should_compile
 from .config import DistillConfig, resolve
 from .data import Dataset, load_dataset
-from .evaluate import EvalProtocol, evaluate_synset, protocol_for
+from .evaluate import EvalProtocol, evaluate_on, protocol_for
 from .methods.base import Method, RealPool, SyntheticImages
 from .methods.gradient_matching import GradientMatching
 from .models import build_model
@@ -125,42 +125,16 @@ def _protocol(config: DistillConfig, dataset: Dataset, model: str) -> EvalProtoc
     )
 
 
-def _micro_batch(config: DistillConfig, device: torch.device) -> int | None:
-    if config.micro_batch is None:
-        return default_micro_batch(device)
-    return config.micro_batch or None
-
-
 def _evaluate(
     synset: SyntheticSet, config: DistillConfig, dataset: Dataset, device: torch.device, label: str, log: Callable[[str], None]
 ) -> dict[str, dict]:
     """Evaluate ``synset`` on every evaluation model with that model's protocol."""
-    results = {}
-    for model in config.eval_models:
-        protocol = _protocol(config, dataset, model)
-        kernels = Kernels.for_mode(
-            config.compile, worth_it=config.num_eval * protocol.epochs >= 2000, micro_batch=_micro_batch(config, device)
-        )
-
-        def report(m: str, k: int, acc: float, secs: float) -> None:
-            log(f"  {label} {m} #{k + 1}/{config.num_eval}: {100 * acc:.2f}% ({secs:.0f}s)")
-
-        results.update(
-            evaluate_synset(
-                synset,
-                dataset.test.images,
-                dataset.test.labels,
-                dataset.normalize,
-                models=[model],
-                num_eval=config.num_eval,
-                protocol=protocol,
-                seed=config.seed,
-                device=device,
-                on_network=report,
-                kernels=kernels,
-            )
-        )
-    return results
+    return evaluate_on(
+        synset, dataset, models=config.eval_models, num_eval=config.num_eval,
+        protocol_of=lambda model: _protocol(config, dataset, model), seed=config.seed, device=device,
+        compile=config.compile, micro_batch=config.micro_batch,
+        on_network=lambda m, k, acc, secs: log(f"  {label} {m} #{k + 1}/{config.num_eval}: {100 * acc:.2f}% ({secs:.0f}s)"),
+    )
 
 
 def _format(results: dict[str, dict]) -> str:
@@ -204,7 +178,7 @@ def distill(
     start = int(state["iteration"]) if state else 0
     # a resumed run keeps the kernels it started with, so that it stays bit-identical
     compiled = state["compiled"] if state else should_compile(config.compile, config.iterations * config.outer_loop >= 10)
-    kernels = Kernels.for_mode("on" if compiled else "off", True, micro_batch=_micro_batch(config, device))
+    kernels = Kernels.for_mode("on" if compiled else "off", True, micro_batch=resolve_micro_batch(config.micro_batch, device))
     method = build_method(config, pool, channels, image_size, kernels)
     syn = SyntheticImages(
         initial_images(config, pool, channels, image_size), config.ipc, spec.num_classes, config.lr_img, config.momentum_img

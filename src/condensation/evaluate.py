@@ -21,13 +21,13 @@ from dataclasses import dataclass
 import torch
 
 from .augment import DSA, ClassicAugment, default_strategy
-from .kernels import EAGER, Kernels
+from .kernels import EAGER, Kernels, resolve_micro_batch
 from .models import build_model
 from .rng import make_generator
 from .synset import SyntheticSet
 from .train import Augment, accuracy, fit
 
-__all__ = ["EvalProtocol", "protocol_for", "evaluate_synset", "evaluate_model", "summarize"]
+__all__ = ["EvalProtocol", "protocol_for", "evaluate_synset", "evaluate_model", "evaluate_on", "summarize"]
 
 
 @dataclass
@@ -164,4 +164,40 @@ def evaluate_synset(
             if on_network is not None:
                 on_network(model, k, acc, time.perf_counter() - start)
         results[model] = summarize(runs)
+    return results
+
+
+def evaluate_on(
+    synset: SyntheticSet,
+    dataset,
+    *,
+    models: Sequence[str],
+    num_eval: int,
+    protocol_of: Callable[[str], EvalProtocol],
+    seed: int = 0,
+    device: torch.device | str = "cpu",
+    compile: str = "auto",
+    micro_batch: int | None = None,
+    on_network: Callable[[str, int, float, float], None] | None = None,
+    on_model: Callable[[dict[str, dict]], None] | None = None,
+) -> dict[str, dict]:
+    """Evaluate ``synset`` on ``dataset``'s test split (already on ``device``) for every model,
+    each with its own protocol ``protocol_of(model)``.
+
+    ``compile`` (auto/on/off) and ``micro_batch`` (None: the device's default, 0: whole batches)
+    choose the kernels; ``on_model(results_so_far)`` is called after each model.
+    """
+    device = torch.device(device)
+    results: dict[str, dict] = {}
+    for model in models:
+        protocol = protocol_of(model)
+        kernels = Kernels.for_mode(compile, num_eval * protocol.epochs >= 2000, resolve_micro_batch(micro_batch, device))
+        results.update(
+            evaluate_synset(
+                synset, dataset.test.images, dataset.test.labels, dataset.normalize, models=[model],
+                num_eval=num_eval, protocol=protocol, seed=seed, device=device, on_network=on_network, kernels=kernels,
+            )
+        )
+        if on_model is not None:
+            on_model(results)
     return results

@@ -26,7 +26,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["Kernels", "COMPILE_MODES", "EAGER", "default_micro_batch", "should_compile"]
+__all__ = ["Kernels", "COMPILE_MODES", "EAGER", "default_micro_batch", "resolve_micro_batch", "should_compile"]
 
 COMPILE_MODES = ("auto", "on", "off")
 CPU_MICRO_BATCH = 32
@@ -47,6 +47,11 @@ def should_compile(mode: str, worth_it: bool) -> bool:
 def default_micro_batch(device: torch.device | str) -> int | None:
     """32 images on a CPU (cache-sized activations), None (whole batches) elsewhere."""
     return CPU_MICRO_BATCH if torch.device(device).type == "cpu" else None
+
+
+def resolve_micro_batch(flag: int | None, device: torch.device | str) -> int | None:
+    """A ``--micro-batch`` value: None -> the device's default, 0 -> whole batches, N -> N."""
+    return default_micro_batch(device) if flag is None else (flag or None)
 
 
 def _loss(net: nn.Module, x: Tensor, y: Tensor) -> Tensor:
