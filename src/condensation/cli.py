@@ -245,7 +245,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from .evaluate import evaluate_on, protocol_for
     from .models import canonical_name
     from .devices import device_from_flag
-    from .runs import atomic_write_text
+    from .atomic import atomic_write_text
     from .synset import SyntheticSet
 
     synset = SyntheticSet.load(args.file)

@@ -10,7 +10,6 @@ of plain values: method, hyper-parameters, seed, iteration, version). Viewable p
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -18,28 +17,15 @@ from typing import Any
 import torch
 from torch import Tensor
 
-__all__ = ["SyntheticSet", "SynsetFormatError", "atomic_save"]
+from .atomic import atomic_save
+
+__all__ = ["SyntheticSet", "SynsetFormatError"]
 
 _REQUIRED = ("images", "labels", "mean", "std", "dataset", "classes", "ipc", "meta")
 
 
 class SynsetFormatError(ValueError):
     """A file that is not a valid synthetic-set file."""
-
-
-def atomic_save(obj: Any, path: str | os.PathLike) -> None:
-    """``torch.save`` to a temporary file beside ``path``, then rename: a killed process never
-    leaves a half-written file behind."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 @dataclass

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
+from .atomic import atomic_write
 from .synset import SyntheticSet
 
 __all__ = ["grid_image", "save_grid"]
@@ -54,9 +55,5 @@ def grid_image(synset: SyntheticSet, scale: int = 2, pad: int = 2, class_names: 
 
 def save_grid(synset: SyntheticSet, path: str | os.PathLike, **kwargs) -> Path:
     """Write ``grid_image(synset, **kwargs)`` as a PNG (atomically); returns the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    grid_image(synset, **kwargs).save(tmp, format="PNG")
-    os.replace(tmp, path)
-    return path
+    image = grid_image(synset, **kwargs)
+    return atomic_write(path, lambda f: image.save(f, format="PNG"))

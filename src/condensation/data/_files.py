@@ -1,34 +1,14 @@
-"""Small file helpers: atomic writes and checksums."""
+"""Small file helpers: checksums, and the package's atomic writes re-exported for the readers."""
 
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from pathlib import Path
-from typing import Any
 
-import torch
+from ..atomic import atomic_save as atomic_torch_save
+from ..atomic import temp_path_for
 
 __all__ = ["atomic_torch_save", "temp_path_for", "file_md5"]
-
-
-def temp_path_for(path: Path) -> Path:
-    """A fresh temporary file beside ``path`` (same file system, so ``os.replace`` is atomic)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(fd)
-    return Path(tmp)
-
-
-def atomic_torch_save(obj: Any, path: Path) -> None:
-    """``torch.save`` to a temporary file, then rename: readers never see a half-written file."""
-    tmp = temp_path_for(path)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def file_md5(path: Path, chunk: int = 1 << 22) -> str:
