@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 
 from . import __version__
 from .augment import DSA
-from .kernels import Kernels, resolve_micro_batch, should_compile
+from .kernels import EAGER, Kernels, resolve_micro_batch, should_compile
 from .config import DistillConfig, resolve
 from .data import Dataset, load_dataset
 from .evaluate import EvalProtocol, evaluate_on, protocol_for
@@ -57,18 +57,21 @@ class DistillResult:
 def initial_images(config: DistillConfig, pool: RealPool, channels: int, image_size: tuple[int, int]) -> torch.Tensor:
     """The starting synthetic images (class-major): random real images, or N(0, 1) noise in the
     normalised space. Drawn from the stream ``(seed, "init")``."""
-    g = make_generator(config.seed, "init")
     if config.init == "real":
-        images, _ = pool.balanced(config.ipc, g)
-        return images
+        return _random_real(pool, config.ipc, config.seed)[0]
     shape = (pool.num_classes * config.ipc, channels, *image_size)
-    return torch.randn(shape, generator=g).to(pool.device)
+    return torch.randn(shape, generator=make_generator(config.seed, "init")).to(pool.device)
+
+
+def _random_real(pool: RealPool, ipc: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``ipc`` random real images per class and their labels, from the stream ``(seed, "init")``."""
+    return pool.balanced(ipc, make_generator(seed, "init"))
 
 
 def random_real_set(pool: RealPool, ipc: int, seed: int, dataset: Dataset, meta: dict | None = None) -> SyntheticSet:
-    """``ipc`` random real images per class (the stream ``(seed, "init")``: the same images a run
-    with ``--init real`` starts from), as a synthetic set."""
-    images, labels = pool.balanced(ipc, make_generator(seed, "init"))
+    """``ipc`` random real images per class (the same images a run with ``--init real`` starts
+    from), as a synthetic set."""
+    images, labels = _random_real(pool, ipc, seed)
     return _synset(images, labels, dataset, ipc, {"method": "random", "seed": seed, **(meta or {})})
 
 
@@ -90,7 +93,7 @@ def build_method(
     config: DistillConfig, pool: RealPool, channels: int, image_size: tuple[int, int], kernels: Kernels | None = None
 ) -> Method:
     """The method object for a resolved config (``kernels``: compiled first-order paths, or eager)."""
-    kernels = kernels or Kernels(False)
+    kernels = kernels or EAGER
     if config.method in ("dc", "dsa"):
         augment = DSA(config.strategy, mode=config.dsa_mode) if config.method == "dsa" else None
         return GradientMatching(

@@ -30,10 +30,6 @@ class RunDir:
         return self.path / name
 
     @property
-    def config_path(self) -> Path:
-        return self.file("config.json")
-
-    @property
     def metrics_path(self) -> Path:
         return self.file("metrics.jsonl")
 
@@ -41,19 +37,12 @@ class RunDir:
     def checkpoint_path(self) -> Path:
         return self.file("checkpoint.pt")
 
-    @property
-    def results_path(self) -> Path:
-        return self.file("results.json")
-
     def create(self) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
 
     def write_json(self, name: str, obj: Any) -> Path:
         atomic_write_text(self.file(name), json.dumps(obj, indent=2) + "\n")
         return self.file(name)
-
-    def read_json(self, name: str) -> Any:
-        return json.loads(self.file(name).read_text())
 
     def append_metrics(self, record: dict[str, Any]) -> None:
         """Append one line to ``metrics.jsonl`` (flushed, so it survives a kill)."""
