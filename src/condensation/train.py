@@ -1,8 +1,8 @@
 """Training and testing a network: the short, visible loops every method and the evaluation share.
 
 No DataLoader: the training set is a pair of tensors on the device, shuffled with one ``randperm``
-per epoch and sliced into batches. Metrics stay on the device; nothing here syncs with the host
-except ``accuracy``'s final ``.item()``-free return of a device scalar.
+per epoch (drawn on the CPU generator, copied without a sync) and sliced into batches. Nothing here
+syncs with the host: ``fit`` and ``accuracy`` return device scalars.
 """
 
 from __future__ import annotations
