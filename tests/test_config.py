@@ -47,8 +47,8 @@ def test_flags_override_the_preset():
         ({"metric": "l2"}, "allowed: ours, mse, cos"),
         ({"ipc": 0}, "ipc must be a positive integer"),
         ({"strategy": "color_blur"}, "allowed ops"),
-        ({"method": "dc", "strategy": "crop"}, "--method dsa only"),
-        ({"lr_img": 0.0}, "lr_img must be positive"),
+        ({"method": "dc", "strategy": "crop"}, "--method dsa and dm only"),
+        ({"lr_img": 0.0}, "lr_img must be a positive number"),
     ],
 )
 def test_invalid_settings_name_the_allowed_values(kwargs, message):

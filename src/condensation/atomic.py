@@ -22,13 +22,26 @@ def temp_path_for(path: Path) -> Path:
     return Path(tmp)
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], Any]) -> Path:
-    """Call ``write(binary_file)`` on a temporary file, then rename it to ``path``."""
+    """Call ``write(binary_file)`` on a temporary file, then rename it to ``path``.
+
+    The file gets the permissions a plain ``open(path, "w")`` would give (0666 minus the umask),
+    not the private 0600 of a temporary file. If writing fails (disk full, ...), ``path`` keeps
+    its previous content."""
     path = Path(path)
     tmp = temp_path_for(path)
     try:
         with open(tmp, "wb") as f:
             write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)

@@ -8,29 +8,52 @@ A ``DistillConfig`` holds what the user asked for (``None`` = "use the preset's 
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
 from .augment import default_strategy, parse_strategy
 from .kernels import COMPILE_MODES
 from .methods.distances import METRICS
+from .evaluate import expand_models
 from .models import canonical_name
 
-__all__ = ["DistillConfig", "PRESETS", "METHODS", "loops_for_ipc", "resolve", "ConfigError"]
+__all__ = ["DistillConfig", "PRESETS", "METHODS", "loops_for_ipc", "resolve", "ConfigError", "preset_values"]
 
-METHODS = ("dsa", "dc")
+METHODS = ("dsa", "dc", "dm")
 INITS = ("real", "noise")
 DSA_MODES = ("single", "all")
 BN_MODES = ("reference", "exact")
+# Where gradient matching applies the DSA draw: siamese (one shared draw, the method), or the
+# ablation's naive variants: real images only, synthetic images only, both with independent draws.
+DSA_SIDES = ("siamese", "real", "synthetic", "independent")
+EVAL_PROTOCOLS = ("dsa", "dc", "dm", "random")
+# The image learning rate of each method's paper (DC/DSA main.py 0.1, DM main_DM.py 1.0).
+DEFAULT_LR_IMG = {"dsa": 0.1, "dc": 0.1, "dm": 1.0}
 
 # The authors' (outer_loop, inner_loop) per images-per-class.
 _LOOP_TABLE = {1: (1, 1), 10: (10, 50), 20: (20, 25), 30: (30, 20), 40: (40, 15), 50: (50, 10)}
 
 # Budgets. ``paper`` is the authors' setting; ``quick`` is sized for a 2-core CPU (minutes).
+# ``_method`` holds per-method overrides (DM's paper budget is 20,000 cheap iterations).
 PRESETS: dict[str, dict[str, Any]] = {
-    "paper": {"iterations": 1000, "batch_real": 256, "num_eval": 20, "eval_every": 500, "eval_epochs": None},
-    "quick": {"iterations": 30, "batch_real": 256, "num_eval": 3, "eval_every": 0, "eval_epochs": None},
+    "paper": {
+        "iterations": 1000, "batch_real": 256, "num_eval": 20, "eval_every": 500, "eval_epochs": None,
+        "_method": {"dm": {"iterations": 20000, "eval_every": 2000}},
+    },
+    "quick": {
+        "iterations": 30, "batch_real": 256, "num_eval": 3, "eval_every": 0, "eval_epochs": None,
+        "_method": {"dm": {"iterations": 300}},
+    },
 }
+PRESET_KEYS = ("iterations", "batch_real", "num_eval", "eval_every", "eval_epochs", "lr_img")
+
+
+def preset_values(preset: str, method: str) -> dict[str, Any]:
+    """The settings preset ``preset`` gives method ``method`` (keys of ``PRESET_KEYS`` it sets)."""
+    values = {k: v for k, v in PRESETS[preset].items() if not k.startswith("_")}
+    values.update(PRESETS[preset].get("_method", {}).get(method, {}))
+    return values
 
 
 class ConfigError(ValueError):
@@ -75,17 +98,19 @@ class DistillConfig:
     iterations: int | None = None
     batch_real: int | None = None
     batch_train: int = 256
-    lr_img: float = 0.1
+    lr_img: float | None = None  # None = the preset's, else the method's (DC/DSA 0.1, DM 1.0)
     momentum_img: float = 0.5
     lr_net: float = 0.01
     outer_loop: int | None = None
     inner_loop: int | None = None
     metric: str = "ours"
     bn_stats: str = "reference"
+    dsa_sides: str = "siamese"  # ablation only: where the DSA draw is applied while matching
+    eval_protocol: str | None = None  # None = the method's own evaluation protocol
     seed: int = 0
     eval_every: int | None = None  # 0 = evaluate only at the end
     num_eval: int | None = None
-    eval_models: tuple[str, ...] | None = None  # None = (model,)
+    eval_models: tuple[str, ...] | None = None  # networks or pools; None = ("S",): the model without BatchNorm
     eval_epochs: int | None = None  # None = the method's protocol (DSA 1000, DC 300/1000)
     baseline: bool = True  # also evaluate random real images of the same size
     device: str = "auto"
@@ -139,11 +164,15 @@ def resolve(config: DistillConfig, flip_ok: bool = True) -> DistillConfig:
     c.bn_stats = _choice("BatchNorm statistics mode", c.bn_stats, BN_MODES)
     c.compile = _choice("compile mode", c.compile, COMPILE_MODES)
     c.preset = _choice("preset", c.preset, tuple(PRESETS))
+    c.dsa_sides = _choice("DSA sides", c.dsa_sides, DSA_SIDES)
+    if c.eval_protocol is not None:
+        c.eval_protocol = _choice("evaluation protocol", c.eval_protocol, EVAL_PROTOCOLS)
     c.model = canonical_name(c.model)  # ValueError listing the valid names
-    preset = PRESETS[c.preset]
-    for key in ("iterations", "batch_real", "num_eval", "eval_every", "eval_epochs"):
+    for key, value in preset_values(c.preset, c.method).items():
         if getattr(c, key) is None:
-            setattr(c, key, preset[key])
+            setattr(c, key, value)
+    if c.lr_img is None:
+        c.lr_img = DEFAULT_LR_IMG[c.method]
     _positive("ipc", c.ipc)
     _positive("iterations", c.iterations, zero_ok=True)
     _positive("batch_real", c.batch_real)
@@ -158,14 +187,17 @@ def resolve(config: DistillConfig, flip_ok: bool = True) -> DistillConfig:
     outer, inner = loops_for_ipc(c.ipc)
     c.outer_loop = _positive("outer_loop", outer if c.outer_loop is None else c.outer_loop)
     c.inner_loop = _positive("inner_loop", inner if c.inner_loop is None else c.inner_loop, zero_ok=True)
-    if c.method == "dsa":
+    if c.method in ("dsa", "dm"):
         c.strategy = "_".join(parse_strategy(c.strategy if c.strategy is not None else default_strategy(flip_ok))) or "none"
     elif c.strategy is not None and parse_strategy(c.strategy):
-        raise ConfigError("--strategy applies to --method dsa only (DC matches gradients without augmentation)")
+        raise ConfigError("--strategy applies to --method dsa and dm only (DC matches gradients without augmentation)")
     else:
         c.strategy = None
+    if c.dsa_sides != "siamese" and c.method != "dsa":
+        raise ConfigError("dsa_sides (where the DSA draw is applied) applies to --method dsa only")
     for name in ("lr_img", "lr_net"):
-        if not getattr(c, name) > 0:
-            raise ConfigError(f"{name} must be positive, got {getattr(c, name)}")
-    c.eval_models = tuple(canonical_name(m) for m in (c.eval_models or (c.model,)))
+        value = getattr(c, name)
+        if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+            raise ConfigError(f"{name} must be a positive number, got {value!r}")
+    c.eval_models = expand_models(c.eval_models or ("S",), c.model)
     return c

@@ -3,11 +3,17 @@
 ``distill(config, out)`` is what ``condense distill`` runs. The loop itself is method-agnostic: a
 method (see ``methods/``) only implements one iteration. Every iteration draws from streams named
 by ``(seed, iteration, ...)``, so a run resumed from its checkpoint is bit-identical to one that
-was never interrupted.
+was never interrupted, and a class draws the same on whichever process handles it.
+
+What a killed run keeps: every finished iteration up to the last checkpoint (every
+``checkpoint_every`` iterations and at each evaluation point; ``synset.pt`` is refreshed with it)
+and every evaluation network already trained (``evaluations.jsonl``). ``resume=True`` continues
+from there; on a finished condensation it continues the evaluation.
 """
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from collections.abc import Callable
@@ -19,26 +25,33 @@ import torch
 from tqdm.auto import tqdm
 
 from . import __version__
-from .augment import DSA
-from .kernels import EAGER, Kernels, resolve_micro_batch, should_compile
 from .config import DistillConfig, resolve
 from .data import Dataset, load_dataset
-from .evaluate import EvalProtocol, evaluate_on, protocol_for
-from .methods.base import Method, RealPool, SyntheticImages
-from .methods.gradient_matching import GradientMatching
+from .devices import device_from_flag
+from .distributed import Context, context, local_device
+from .evaluate import EvalProtocol, evaluate_on, protocol_for, summarize
+from .kernels import Kernels, resolve_micro_batch, should_compile
+from .methods import Method, RealPool, SyntheticImages, build_method
 from .models import build_model
 from .rng import make_generator
-from .devices import device_from_flag
-from .runs import RunDir
+from .runs import RunDir, RunDirError
 from .synset import SyntheticSet
 from .viz import save_grid
 
-__all__ = ["distill", "DistillResult", "build_method", "initial_images", "random_real_set", "RunDirError"]
+__all__ = [
+    "distill",
+    "DistillResult",
+    "DivergenceError",
+    "build_method",
+    "initial_images",
+    "random_real_set",
+    "RunDirError",
+    "prepare",
+]
 
 
-class RunDirError(RuntimeError):
-    """The output directory cannot be used as asked: it holds another run, or its checkpoint
-    cannot be resumed (unreadable, other settings, past the requested iterations)."""
+class DivergenceError(RuntimeError):
+    """The loss or the images became NaN or infinite; the last good files are kept."""
 
 
 @dataclass
@@ -52,6 +65,7 @@ class DistillResult:
     seconds: float = 0.0
     out: Path | None = None
     losses: list[float] = field(default_factory=list)  # matching loss of every iteration
+    curve: list[dict] = field(default_factory=list)  # {"iteration", "model", "mean", "std"} per evaluation point
 
 
 def initial_images(config: DistillConfig, pool: RealPool, channels: int, image_size: tuple[int, int]) -> torch.Tensor:
@@ -72,11 +86,11 @@ def random_real_set(pool: RealPool, ipc: int, seed: int, dataset: Dataset, meta:
     """``ipc`` random real images per class (the same images a run with ``--init real`` starts
     from), as a synthetic set."""
     images, labels = _random_real(pool, ipc, seed)
-    return _synset(images, labels, dataset, ipc, {"method": "random", "seed": seed, **(meta or {})})
+    return make_synset(images, labels, dataset.spec, ipc, {"method": "random", "seed": seed, **(meta or {})})
 
 
-def _synset(images: torch.Tensor, labels: torch.Tensor, dataset: Dataset, ipc: int, meta: dict) -> SyntheticSet:
-    spec = dataset.spec
+def make_synset(images: torch.Tensor, labels: torch.Tensor, spec, ipc: int, meta: dict) -> SyntheticSet:
+    """A ``SyntheticSet`` of ``spec``'s dataset (CPU copies) with the package version in ``meta``."""
     return SyntheticSet(
         images=images.detach().float().cpu(),
         labels=labels.detach().long().cpu(),
@@ -89,161 +103,57 @@ def _synset(images: torch.Tensor, labels: torch.Tensor, dataset: Dataset, ipc: i
     )
 
 
-def build_method(
-    config: DistillConfig, pool: RealPool, channels: int, image_size: tuple[int, int], kernels: Kernels | None = None
-) -> Method:
-    """The method object for a resolved config (``kernels``: compiled first-order paths, or eager)."""
-    kernels = kernels or EAGER
-    if config.method in ("dc", "dsa"):
-        augment = DSA(config.strategy, mode=config.dsa_mode) if config.method == "dsa" else None
-        return GradientMatching(
-            pool,
-            model=config.model,
-            channels=channels,
-            image_size=image_size,
-            seed=config.seed,
-            outer_loop=config.outer_loop,
-            inner_loop=config.inner_loop,
-            batch_real=config.batch_real,
-            batch_train=config.batch_train,
-            lr_net=config.lr_net,
-            metric=config.metric,
-            augment=augment,
-            bn_stats=config.bn_stats,
-            name=config.method,
-            kernels=kernels,
-        )
-    raise ValueError(f"unknown method {config.method!r}")
+# ---------------------------------------------------------------------- preparation
+@dataclass
+class Prepared:
+    """A validated run, ready to iterate: resolved config, data on the device, run directory."""
+
+    config: DistillConfig
+    dataset: Dataset
+    pool: RealPool
+    device: torch.device
+    run: RunDir | None
+    state: dict[str, Any] | None
+    dist: Context
 
 
-def _protocol(config: DistillConfig, dataset: Dataset, model: str) -> EvalProtocol:
-    return protocol_for(
-        config.method,
-        dataset.spec.name,
-        model,
-        strategy=config.strategy,
-        flip_ok=dataset.spec.flip_ok,
-        dsa_mode=config.dsa_mode,
-        epochs=config.eval_epochs,
-    )
-
-
-def _evaluate(
-    synset: SyntheticSet, config: DistillConfig, dataset: Dataset, device: torch.device, label: str, log: Callable[[str], None]
-) -> dict[str, dict]:
-    """Evaluate ``synset`` on every evaluation model with that model's protocol."""
-    return evaluate_on(
-        synset, dataset, models=config.eval_models, num_eval=config.num_eval,
-        protocol_of=lambda model: _protocol(config, dataset, model), seed=config.seed, device=device,
-        compile=config.compile, micro_batch=config.micro_batch,
-        on_network=lambda m, k, acc, secs: log(f"  {label} {m} #{k + 1}/{config.num_eval}: {100 * acc:.2f}% ({secs:.0f}s)"),
-    )
-
-
-def _format(results: dict[str, dict]) -> str:
-    return ", ".join(f"{m} {100 * r['mean']:.2f} ± {100 * r['std']:.2f}%" for m, r in results.items())
-
-
-def distill(
+def prepare(
     config: DistillConfig,
     out: str | Path | None = None,
     *,
     resume: bool = False,
+    overwrite: bool = False,
     dataset: Dataset | None = None,
-    progress: bool = True,
-    log: Callable[[str], None] | None = None,
-) -> DistillResult:
-    """Condense ``config.dataset`` as ``config`` says; write the run into ``out`` if given.
-
-    ``dataset`` skips loading (tests, notebooks). ``resume=True`` continues from ``out``'s
-    checkpoint. ``log`` receives progress lines (default: stderr).
-    """
-    log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+) -> Prepared:
+    """Validate everything a run needs before any file is written: the dataset, every setting, the
+    networks, the output directory (new, or resumable with the same settings)."""
+    if resume and overwrite:
+        raise RunDirError("--resume and --overwrite contradict each other; pass one")
     device = device_from_flag(config.device)
+    dist = context(device)
+    device = local_device(device)
     if dataset is None:
         dataset = load_dataset(config.dataset, data_dir=config.data_dir)
     spec = dataset.spec
     config = resolve(config, flip_ok=spec.flip_ok)
     config.dataset = spec.name
-    channels, image_size = spec.channels, tuple(spec.image_size)
     _check_models_fit(config, spec)
-    dataset = dataset.to(device)
-
     pool = RealPool(dataset.train.images, dataset.train.labels, spec.num_classes, dataset.normalize)
-    if config.init == "real" and config.ipc > pool.smallest_class:
+    if config.ipc > pool.smallest_class:
         raise ValueError(
-            f"--init real needs {config.ipc} images in every class but the smallest class has {pool.smallest_class}; "
-            "use --init noise or a smaller --ipc"
+            f"--ipc {config.ipc} is more than the smallest class of {spec.name} holds ({pool.smallest_class} images); "
+            f"use --ipc {pool.smallest_class} or less"
         )
-
     run = RunDir(out) if out is not None else None
-    state = _prepare_run_dir(run, config, resume) if run is not None else None
-    start = int(state["iteration"]) if state else 0
-    # a resumed run keeps the kernels it started with, so that it stays bit-identical
-    compiled = state["compiled"] if state else should_compile(config.compile, config.iterations * config.outer_loop >= 10)
-    kernels = Kernels.for_mode("on" if compiled else "off", True, micro_batch=resolve_micro_batch(config.micro_batch, device))
-    method = build_method(config, pool, channels, image_size, kernels)
-    syn = SyntheticImages(
-        initial_images(config, pool, channels, image_size), config.ipc, spec.num_classes, config.lr_img, config.momentum_img
-    )
-    elapsed = 0.0
-    losses: list[float] = []
-    if state:
-        syn.load_state_dict(state["synthetic"])
-        elapsed = float(state.get("seconds", 0.0))
-        losses = [r["loss"] for r in run.read_metrics() if "loss" in r]
-        log(f"resuming {run.path} at iteration {start}/{config.iterations}")
-
-    def meta(iteration: int) -> dict[str, Any]:
-        return {"method": config.method, "iteration": iteration, "config": config.to_dict(), "seed": config.seed}
-
-    bar = tqdm(
-        range(start, config.iterations),
-        initial=start,
-        total=config.iterations,
-        desc=f"{config.method} {spec.name} ipc={config.ipc}",
-        unit="it",
-        disable=not progress,
-        dynamic_ncols=True,
-    )
-    for it in bar:
-        t0 = time.perf_counter()
-        loss = float(method.iteration(syn, it))  # one host sync per iteration, for the log
-        seconds = time.perf_counter() - t0
-        elapsed += seconds
-        losses.append(loss)
-        done = it + 1
-        bar.set_postfix(loss=f"{loss:.4f}", s_per_it=f"{seconds:.1f}")
-        if run is not None:
-            run.append_metrics({"iteration": done, "loss": loss, "seconds": seconds})
-        if config.eval_every and done % config.eval_every == 0 and done < config.iterations and config.num_eval:
-            snapshot = _synset(syn.images, syn.labels, dataset, config.ipc, meta(done))
-            acc = _evaluate(snapshot, config, dataset, device, f"iteration {done}", log)
-            log(f"iteration {done}: {_format(acc)}")
-            if run is not None:
-                run.append_metrics({"iteration": done, "eval": acc})
-        if run is not None and (done % config.checkpoint_every == 0 or done == config.iterations):
-            run.save_checkpoint({
-                "iteration": done, "seconds": elapsed, "synthetic": syn.state_dict(),
-                "config": config.to_dict(), "compiled": kernels.compile,
-            })
-    bar.close()
-
-    synset = _synset(syn.images, syn.labels, dataset, config.ipc, meta(config.iterations))
+    state = None
     if run is not None:
-        synset.save(run.file("synset.pt"))
-        save_grid(synset, run.file("synset.png"))
-    result = DistillResult(synset=synset, config=config, seconds=elapsed, out=run.path if run else None, losses=losses)
-    if config.num_eval:
-        result.accuracy = _evaluate(synset, config, dataset, device, config.method, log)
-        if config.baseline and config.ipc > pool.smallest_class:
-            log(f"no random-real baseline: the smallest class has fewer than {config.ipc} images")
-        elif config.baseline:
-            baseline_set = random_real_set(pool, config.ipc, config.seed, dataset)
-            result.baseline = _evaluate(baseline_set, config, dataset, device, "random real", log)
-    if run is not None:
-        run.write_json("results.json", _results_json(result))
-    return result
+        if resume:
+            state = _load_resumable(run, config)
+        else:
+            run.check_new(overwrite)
+    dataset = dataset.to(device)
+    pool = RealPool(dataset.train.images, dataset.train.labels, spec.num_classes, dataset.normalize)
+    return Prepared(config, dataset, pool, device, run, state, dist)
 
 
 def _check_models_fit(config: DistillConfig, spec) -> None:
@@ -252,33 +162,12 @@ def _check_models_fit(config: DistillConfig, spec) -> None:
         build_model(name, spec, generator=make_generator(0, "check"))
 
 
-def _results_json(result: DistillResult) -> dict[str, Any]:
-    config = result.config
-    return {
-        "accuracy": result.accuracy,
-        "iteration": config.iterations,
-        "seconds": result.seconds,
-        "baseline": {"random_real": result.baseline} if result.baseline else {},
-        "dataset": config.dataset,
-        "method": config.method,
-        "ipc": config.ipc,
-        "seed": config.seed,
-        "num_eval": config.num_eval,
-    }
-
-
-def _prepare_run_dir(run: RunDir, config: DistillConfig, resume: bool) -> dict[str, Any] | None:
-    """Create or reopen ``run``; return the checkpoint to resume from, or None for a new run."""
-    has_checkpoint = run.checkpoint_path.exists()
-    if has_checkpoint and not resume:
-        raise RunDirError(f"{run.path} already holds a run; pass --resume to continue it, or choose another --out")
-    if run.path.exists() and not run.path.is_dir():
-        raise RunDirError(f"--out {run.path} is a file, not a directory")
-    run.create()
-    if not has_checkpoint:
-        run.write_json("config.json", config.to_dict())
-        run.metrics_path.unlink(missing_ok=True)
-        return None
+def _load_resumable(run: RunDir, config: DistillConfig) -> dict[str, Any]:
+    """The checkpoint of ``run`` if it can continue with ``config``; ``RunDirError`` otherwise."""
+    if not run.checkpoint_path.exists():
+        raise RunDirError(
+            f"cannot resume {run.path}: it holds no checkpoint.pt; start a new run (without --resume) or choose another --out"
+        )
     try:
         state = run.load_checkpoint()
         saved = DistillConfig.from_dict(state["config"])
@@ -300,14 +189,273 @@ def _prepare_run_dir(run: RunDir, config: DistillConfig, resume: bool) -> dict[s
             f"cannot resume {run.path}: its checkpoint is at iteration {start}, past --iterations {config.iterations}; "
             f"pass --iterations {start} or more"
         )
-    run.truncate_metrics(start)
     return state
 
 
 # Settings that may change on resume without changing the synthetic set.
-_RESUMABLE = {"device", "data_dir", "iterations", "compile", "num_eval", "eval_models", "eval_epochs", "eval_every", "baseline", "checkpoint_every", "preset"}
+_RESUMABLE = {
+    "device", "data_dir", "iterations", "compile", "num_eval", "eval_models", "eval_epochs", "eval_every",
+    "baseline", "checkpoint_every", "preset", "micro_batch", "eval_protocol",
+}
 
 
 def _changed_settings(saved: DistillConfig, new: DistillConfig) -> list[str]:
     a, b = saved.to_dict(), new.to_dict()
-    return [k for k in a if k not in _RESUMABLE and a[k] != b[k]]
+    return [k for k in a if k not in _RESUMABLE and a[k] != b.get(k)]
+
+
+# ---------------------------------------------------------------------- evaluation
+def eval_protocol(config: DistillConfig, spec, model: str) -> EvalProtocol:
+    """How a set made with ``config`` is evaluated on ``model``: the method's protocol (or
+    ``config.eval_protocol``), with the config's ``lr_net`` and ``batch_train``."""
+    return protocol_for(
+        config.eval_protocol or config.method,
+        spec.name,
+        model,
+        strategy=config.strategy,
+        flip_ok=spec.flip_ok,
+        dsa_mode=config.dsa_mode,
+        epochs=config.eval_epochs,
+        lr=config.lr_net,
+        batch_size=config.batch_train,
+    )
+
+
+class Evaluator:
+    """Evaluates sets of one run, recording every network in the run's ledger as it finishes and
+    reusing what the ledger already holds (so an interrupted evaluation resumes)."""
+
+    def __init__(self, config: DistillConfig, dataset: Dataset, device: torch.device, run: RunDir | None,
+                 dist: Context, log: Callable[[str], None]):
+        self.config, self.dataset, self.device, self.run, self.dist, self.log = config, dataset, device, run, dist, log
+        self.protocols = {m: eval_protocol(config, dataset.spec, m) for m in config.eval_models}
+        self.fingerprints = {m: p.fingerprint() for m, p in self.protocols.items()}
+
+    def __call__(self, synset: SyntheticSet, set_name: str, iteration: int, label: str) -> dict[str, dict]:
+        c = self.config
+        done = self.run.finished_networks(set_name, iteration, self.fingerprints) if self.run is not None else {}
+        done = self.dist.broadcast(done)
+        if done:
+            self.log(f"  {label}: {len(done)} network(s) already evaluated, reused")
+
+        trained: dict[tuple[str, int], float] = {}
+
+        def record(model: str, k: int, acc: float, secs: float) -> None:
+            trained[(model, k)] = acc
+            self.log(f"  {label} {model} #{k + 1}/{c.num_eval}: {100 * acc:.2f}% ({secs:.0f}s)")
+            if self.run is not None and self.dist.is_main:
+                self._append(set_name, iteration, model, k, acc, round(secs, 3))
+
+        results: dict[str, dict] = {}
+        for model in c.eval_models:
+            evaluate_on(
+                synset, self.dataset, models=[model], num_eval=c.num_eval, protocol_of=self.protocols.__getitem__,
+                seed=c.seed, device=self.device, compile=c.compile, micro_batch=c.micro_batch, on_network=record,
+                done=done, indices=self.dist.networks(c.num_eval),
+            )
+            runs = dict(done)
+            for rank, part in enumerate(self.dist.gather({k: v for k, v in trained.items() if k[0] == model})):
+                runs.update(part)
+                if rank > 0 and self.run is not None and self.dist.is_main:  # other ranks' networks
+                    for (m, k), acc in sorted(part.items()):
+                        self._append(set_name, iteration, m, k, acc, None)
+            results[model] = summarize([runs[(model, k)] for k in range(c.num_eval)])
+        return results
+
+    def _append(self, set_name: str, iteration: int, model: str, k: int, acc: float, secs: float | None) -> None:
+        self.run.append_evaluation({
+            "set": set_name, "iteration": iteration, "model": model, "index": k,
+            "protocol": self.fingerprints[model], "accuracy": acc, "seconds": secs,
+        })
+
+
+def _format(results: dict[str, dict]) -> str:
+    return ", ".join(f"{m} {100 * r['mean']:.2f} ± {100 * r['std']:.2f}%" for m, r in results.items())
+
+
+# ---------------------------------------------------------------------- the loop
+def distill(
+    config: DistillConfig,
+    out: str | Path | None = None,
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
+    dataset: Dataset | None = None,
+    progress: bool = True,
+    log: Callable[[str], None] | None = None,
+) -> DistillResult:
+    """Condense ``config.dataset`` as ``config`` says; write the run into ``out`` if given.
+
+    ``dataset`` skips loading (tests, notebooks). ``resume=True`` continues from ``out``'s
+    checkpoint (or, for a finished run, its evaluation); ``overwrite=True`` replaces a previous
+    run in ``out``. ``log`` receives progress lines (default: stderr). Raises ``DivergenceError``
+    if the loss or the images become NaN/inf (the last good checkpoint and ``synset.pt`` stay).
+    """
+    p = prepare(config, out, resume=resume, overwrite=overwrite, dataset=dataset)
+    config, dataset, pool, device, run, state, dist = p.config, p.dataset, p.pool, p.device, p.run, p.state, p.dist
+    main = dist.is_main
+    say = (log or (lambda msg: print(msg, file=sys.stderr, flush=True))) if main else (lambda msg: None)
+    spec = dataset.spec
+    if run is not None and main:
+        run.create(overwrite=overwrite)
+        if state is None:
+            run.write_json("config.json", config.to_dict())
+            run.metrics_path.unlink(missing_ok=True)
+            run.evaluations_path.unlink(missing_ok=True)
+    dist.barrier()
+    start = int(state["iteration"]) if state else 0
+    if run is not None and state is not None and main:
+        run.truncate_metrics(start)
+        run.drop_evaluations_after(start)
+
+    # a resumed run keeps the kernels it started with, so that it stays bit-identical
+    compiled = state["compiled"] if state else should_compile(config.compile, config.iterations * config.outer_loop >= 10)
+    kernels = Kernels.for_mode("on" if compiled else "off", True, micro_batch=resolve_micro_batch(config.micro_batch, device))
+    method = build_method(config, pool, spec.channels, tuple(spec.image_size), kernels)
+    syn = SyntheticImages(
+        initial_images(config, pool, spec.channels, tuple(spec.image_size)), config.ipc, spec.num_classes,
+        config.lr_img, config.momentum_img, classes=dist.classes(spec.num_classes),
+        after_step=(lambda s: dist.merge_rows(s.images.data, spec.num_classes)) if dist.active else None,
+    )
+    elapsed = 0.0
+    losses: list[float] = []
+    if state:
+        syn.load_state_dict(state["synthetic"])
+        elapsed = float(state.get("seconds", 0.0))
+        losses = [r["loss"] for r in run.read_metrics() if "loss" in r]
+        say(f"resuming {run.path} at iteration {start}/{config.iterations}")
+    evaluator = Evaluator(config, dataset, device, run, dist, say)
+
+    def meta(iteration: int) -> dict[str, Any]:
+        return {"method": config.method, "iteration": iteration, "config": config.to_dict(), "seed": config.seed}
+
+    def snapshot(iteration: int) -> SyntheticSet:
+        return make_synset(syn.images, syn.labels, spec, config.ipc, meta(iteration))
+
+    last_saved = start
+
+    def checkpoint(done: int) -> None:
+        nonlocal last_saved
+        state_dict = syn.state_dict()
+        if dist.active:  # the momentum of every class, from its owner
+            for buf in _momentum_buffers(syn):
+                dist.merge_rows(buf, spec.num_classes)
+            state_dict = syn.state_dict()
+        if run is not None and main:
+            run.save_checkpoint({
+                "iteration": done, "seconds": elapsed, "synthetic": state_dict,
+                "config": config.to_dict(), "compiled": kernels.compile,
+            })
+            snapshot(done).save(run.file("synset.pt"))
+        last_saved = done
+
+    if run is not None and main and start == 0 and config.iterations > 0:
+        save_grid(snapshot(0), run.grid_path(0))
+
+    bar = tqdm(
+        range(start, config.iterations), initial=start, total=config.iterations,
+        desc=f"{config.method} {spec.name} ipc={config.ipc}", unit="it", disable=not (progress and main),
+        dynamic_ncols=True, file=sys.stderr,
+    )
+    log_every = max(1, config.iterations // 20)
+    for it in bar:
+        t0 = time.perf_counter()
+        loss_t = dist.sum(method.iteration(syn, it))
+        ok_t = torch.isfinite(syn.images.detach()).all() & torch.isfinite(loss_t)
+        loss, ok = torch.stack([loss_t.float(), ok_t.float()]).tolist()  # one host sync per iteration
+        seconds = time.perf_counter() - t0
+        done = it + 1
+        if not ok:
+            bar.close()
+            raise DivergenceError(_divergence_message(config, done, loss, last_saved, run))
+        elapsed += seconds
+        losses.append(loss)
+        bar.set_postfix(loss=f"{loss:.4f}", s_per_it=f"{seconds:.1f}")
+        if not (progress and main) and (done % log_every == 0 or done == config.iterations):
+            left = (config.iterations - done) * elapsed / max(1, done - start) if done > start else 0
+            say(f"iteration {done}/{config.iterations}: loss {loss:.4f} ({seconds:.1f} s/it, about {left / 60:.0f} min left)")
+        if run is not None and main:
+            run.append_metrics({"iteration": done, "loss": loss, "seconds": seconds})
+        at_eval = bool(config.eval_every and done % config.eval_every == 0 and done < config.iterations and config.num_eval)
+        if done % config.checkpoint_every == 0 or done == config.iterations or at_eval:
+            checkpoint(done)
+        if at_eval:
+            current = snapshot(done)
+            if run is not None and main:
+                save_grid(current, run.grid_path(done))
+            acc = evaluator(current, "synset", done, f"iteration {done}")
+            say(f"iteration {done}: {_format(acc)}")
+    bar.close()
+
+    synset = snapshot(config.iterations)
+    if run is not None and main:
+        synset.save(run.file("synset.pt"))
+        save_grid(synset, run.file("synset.png"))
+        if config.iterations > 0:
+            save_grid(synset, run.grid_path(config.iterations))
+    result = DistillResult(synset=synset, config=config, seconds=elapsed, out=run.path if run else None, losses=losses)
+    if config.num_eval:
+        result.accuracy = evaluator(synset, "synset", config.iterations, config.method)
+        if config.baseline:
+            baseline_set = random_real_set(pool, config.ipc, config.seed, dataset)
+            result.baseline = evaluator(baseline_set, "random_real", 0, "random real")
+    if run is not None:
+        result.curve = curve_from_ledger(run.read_evaluations(), config.eval_models)
+        if main:
+            run.write_json("results.json", results_json(result))
+            from .plots import plot_run
+
+            plot_run(run)
+    dist.barrier()
+    return result
+
+
+def _momentum_buffers(syn: SyntheticImages) -> list[torch.Tensor]:
+    return [s["momentum_buffer"] for s in syn.optimizer.state.values() if s.get("momentum_buffer") is not None]
+
+
+def _divergence_message(config: DistillConfig, iteration: int, loss: float, last_saved: int, run: RunDir | None) -> str:
+    what = "the loss" if not math.isfinite(loss) else "the synthetic images"
+    value = "inf" if math.isinf(loss) else "nan" if math.isnan(loss) else "nan/inf"
+    kept = (
+        f"; the last good checkpoint (iteration {last_saved}) and synset.pt in {run.path} are kept"
+        if run is not None and last_saved > 0 else ""
+    )
+    return (
+        f"diverged at iteration {iteration}: {what} became {value if what == 'the loss' else 'nan/inf'}. "
+        f"Likely cause: the image learning rate --lr-img {config.lr_img:g} is too high for this setting "
+        f"(try {config.lr_img / 10:g}){kept}"
+    )
+
+
+def curve_from_ledger(records: list[dict], models) -> list[dict]:
+    """Accuracy per (iteration, model) of the synthetic set: ``[{"iteration", "model", "mean", "std", "n"}]``."""
+    by_point: dict[tuple[int, str], dict[int, float]] = {}
+    for r in records:
+        if r.get("set") == "synset" and r.get("model") in models:
+            by_point.setdefault((int(r["iteration"]), r["model"]), {})[int(r["index"])] = float(r["accuracy"])
+    out = []
+    for (it, model), runs in sorted(by_point.items()):
+        s = summarize(list(runs.values()))
+        out.append({"iteration": it, "model": model, "mean": s["mean"], "std": s["std"], "n": len(runs)})
+    return out
+
+
+def results_json(result: DistillResult) -> dict[str, Any]:
+    """The content of ``results.json``."""
+    config = result.config
+    return {
+        "accuracy": result.accuracy,
+        "iteration": config.iterations,
+        "seconds": result.seconds,
+        "baseline": {"random_real": result.baseline} if result.baseline else {},
+        "curve": result.curve,
+        "dataset": config.dataset,
+        "method": config.method,
+        "ipc": config.ipc,
+        "seed": config.seed,
+        "num_eval": config.num_eval,
+        "eval_models": list(config.eval_models),
+        "eval_protocol": config.eval_protocol or config.method,
+        "version": __version__,
+    }

@@ -14,20 +14,87 @@ is trained on, so a synthetic set and a baseline evaluated with one seed face th
 from __future__ import annotations
 
 import math
+import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
 
 from .augment import DSA, ClassicAugment, default_strategy
 from .kernels import EAGER, Kernels, resolve_micro_batch
-from .models import build_model
+from .models import build_model, canonical_name, list_models, strip_batchnorm
 from .rng import make_generator
 from .synset import SyntheticSet
 from .train import Augment, accuracy, fit
 
-__all__ = ["EvalProtocol", "protocol_for", "evaluate_synset", "evaluate_model", "evaluate_on", "summarize"]
+__all__ = [
+    "EvalProtocol",
+    "protocol_for",
+    "evaluate_synset",
+    "evaluate_model",
+    "evaluate_on",
+    "evaluate_file",
+    "summarize",
+    "EVAL_POOLS",
+    "expand_models",
+    "check_fits",
+]
+
+# The authors' evaluation pools (``eval_mode``) by name; "S" and "SS" depend on the condensation
+# network and are resolved by ``expand_models``. "paper" is the cross-architecture pool (their M).
+EVAL_POOLS: dict[str, tuple[str, ...]] = {
+    "paper": ("mlp", "convnet", "lenet", "alexnet", "vgg11", "resnet18"),
+    "m": ("mlp", "convnet", "lenet", "alexnet", "vgg11", "resnet18"),
+    "b": ("convnetbn", "convnetaswishbn", "alexnetbn", "vgg11bn", "resnet18bn"),
+    "w": ("convnetw32", "convnetw64", "convnetw128", "convnetw256"),
+    "d": ("convnetd1", "convnetd2", "convnetd3", "convnetd4"),
+    "a": ("convnetas", "convnetar", "convnetal", "convnetaswish"),
+    "n": ("convnetnn", "convnetbn", "convnetln", "convnetin", "convnetgn"),
+    "p": ("convnetnp", "convnetmp", "convnetap"),
+}
+POOL_NAMES = ("paper", "S", "SS", "M", "B", "W", "D", "A", "N", "P")
+
+
+def expand_models(names: Sequence[str], model: str = "convnet") -> tuple[str, ...]:
+    """Network names and pool names -> canonical network names, in order, without repeats.
+
+    ``model`` is the network the set was condensed with: pool ``S`` is that network without
+    BatchNorm (the authors' default: a tiny set cannot estimate BatchNorm statistics), ``SS`` the
+    network itself. Unknown names raise ``ValueError`` listing the networks and pools.
+    """
+    out: list[str] = []
+    for name in names:
+        key = str(name).strip().lower()
+        if key == "s":
+            out.append(strip_batchnorm(model))
+        elif key == "ss":
+            out.append(canonical_name(model))
+        elif key in EVAL_POOLS:
+            out.extend(EVAL_POOLS[key])
+        else:
+            try:
+                out.append(canonical_name(key))
+            except ValueError:
+                raise ValueError(
+                    f"unknown model or pool {name!r}; pools: {', '.join(POOL_NAMES)}; models: {', '.join(list_models())}"
+                ) from None
+    return tuple(dict.fromkeys(out))
+
+
+def check_fits(synset: SyntheticSet, spec, what: str = "the synthetic set") -> None:
+    """Raise ``ValueError`` if ``synset`` cannot be evaluated on ``spec``'s test set (other image
+    shape, other classes, labels out of range)."""
+    shape = tuple(synset.images.shape[1:])
+    if shape != tuple(spec.shape) or synset.num_classes != spec.num_classes:
+        raise ValueError(
+            f"{what} holds {synset.num_classes} classes of {shape[0]}x{shape[1]}x{shape[2]} images, "
+            f"but {spec.name} has {spec.num_classes} classes of {spec.shape[0]}x{spec.shape[1]}x{spec.shape[2]}; "
+            "evaluate it against the dataset it was made from (--dataset)"
+        )
+    if synset.labels.numel() and not 0 <= int(synset.labels.min()) <= int(synset.labels.max()) < spec.num_classes:
+        raise ValueError(f"{what} has labels outside 0..{spec.num_classes - 1}")
+
 
 
 @dataclass
@@ -41,6 +108,11 @@ class EvalProtocol:
     weight_decay: float = 5e-4
     batch_size: int = 256
 
+    def fingerprint(self) -> str:
+        """A short string that changes whenever the protocol would train differently."""
+        d = self.describe()
+        return ";".join(f"{k}={d[k]}" for k in sorted(d))
+
     def describe(self) -> dict:
         return {
             "epochs": self.epochs,
@@ -52,6 +124,10 @@ class EvalProtocol:
         }
 
 
+# Methods whose sets the papers evaluate with DSA augmentation and 1000 epochs.
+DSA_PROTOCOL_METHODS = ("dsa", "dm")
+
+
 def protocol_for(
     method: str,
     dataset: str,
@@ -61,23 +137,28 @@ def protocol_for(
     flip_ok: bool = True,
     dsa_mode: str = "single",
     epochs: int | None = None,
+    lr: float = 0.01,
+    batch_size: int = 256,
 ) -> EvalProtocol:
     """The paper's evaluation protocol for a set made by ``method`` ("dc", "dsa", "dm", a coreset...).
 
     Methods trained with DSA (dsa, dm, and any method given a ``strategy``) evaluate with DSA; DC
     and the coreset baselines use DC's rule (classic augmentation for MNIST and ConvNetBN only).
-    ``epochs`` overrides the protocol's epoch count.
+    ``epochs`` overrides the protocol's epoch count; ``lr`` and ``batch_size`` are the networks'
+    learning rate and batch (the authors' ``lr_net`` and ``batch_train``).
     """
     method = method.lower()
-    if method in ("dsa", "dm") or (strategy is not None and method != "dc"):
+    if method in DSA_PROTOCOL_METHODS or (strategy is not None and method != "dc"):
         augment = DSA(strategy if strategy is not None else default_strategy(flip_ok), mode=dsa_mode)
-        return EvalProtocol(epochs=epochs or 1000, augment=augment if augment.enabled else None)
+        return EvalProtocol(epochs=epochs or 1000, augment=augment if augment.enabled else None, lr=lr, batch_size=batch_size)
     classic = None
     if model.lower() == "convnetbn":
         classic = ClassicAugment("crop_noise")
     elif dataset.lower() == "mnist":
         classic = ClassicAugment("crop_scale_rotate")
-    return EvalProtocol(epochs=epochs or (1000 if classic is not None else 300), augment=classic)
+    return EvalProtocol(
+        epochs=epochs or (1000 if classic is not None else 300), augment=classic, lr=lr, batch_size=batch_size
+    )
 
 
 def evaluate_model(
@@ -129,6 +210,10 @@ def summarize(runs: Sequence[float]) -> dict:
     return {"mean": mean, "std": std, "runs": runs}
 
 
+# A callback after each trained network: (model, index, accuracy, seconds).
+OnNetwork = Callable[[str, int, float, float], None]
+
+
 def evaluate_synset(
     synset: SyntheticSet,
     test_images: torch.Tensor,
@@ -140,31 +225,44 @@ def evaluate_synset(
     protocol: EvalProtocol,
     seed: int = 0,
     device: torch.device | str = "cpu",
-    on_network: Callable[[str, int, float, float], None] | None = None,
+    on_network: OnNetwork | None = None,
     kernels: Kernels = EAGER,
+    done: Mapping[tuple[str, int], float] | None = None,
+    indices: Sequence[int] | None = None,
 ) -> dict[str, dict]:
     """Evaluate ``synset`` with ``num_eval`` fresh networks of each model.
 
     test_images: uint8 N x C x H x W on ``device`` (normalised batch by batch with ``normalize``).
-    ``on_network(model, index, accuracy, seconds)`` is called after each network (progress output);
-    ``kernels`` may hold compiled training and test paths.
-    Returns ``{model: {"mean", "std", "runs"}}`` with accuracies as fractions.
+    ``on_network(model, index, accuracy, seconds)`` is called after each network trained here
+    (progress output, the run's ledger); ``done`` maps ``(model, index)`` to accuracies already
+    paid for, which are reused instead of retrained; ``indices`` restricts training to those
+    network numbers (a shard of a distributed evaluation; the others must be in ``done`` or are
+    left out). ``kernels`` may hold compiled training and test paths.
+    Returns ``{model: {"mean", "std", "runs"}}`` with accuracies as fractions, runs in index order.
     """
     device = torch.device(device)
+    done = dict(done or {})
+    wanted = set(range(num_eval)) if indices is None else set(indices)
     synset = synset.to(device)  # once, not once per network
     results = {}
     for model in models:
-        runs = []
+        runs = {}
         for k in range(num_eval):
+            if (model, k) in done:
+                runs[k] = done[(model, k)]
+                continue
+            if k not in wanted:
+                continue
             start = time.perf_counter()
             acc = evaluate_model(
                 synset, model, test_images, test_labels, normalize, protocol, seed=seed, index=k, device=device,
                 kernels=kernels,
             )
-            runs.append(acc)
+            runs[k] = acc
             if on_network is not None:
                 on_network(model, k, acc, time.perf_counter() - start)
-        results[model] = summarize(runs)
+        if runs:
+            results[model] = summarize([runs[k] for k in sorted(runs)])
     return results
 
 
@@ -179,14 +277,17 @@ def evaluate_on(
     device: torch.device | str = "cpu",
     compile: str = "auto",
     micro_batch: int | None = None,
-    on_network: Callable[[str, int, float, float], None] | None = None,
+    on_network: OnNetwork | None = None,
     on_model: Callable[[dict[str, dict]], None] | None = None,
+    done: Mapping[tuple[str, int], float] | None = None,
+    indices: Sequence[int] | None = None,
 ) -> dict[str, dict]:
     """Evaluate ``synset`` on ``dataset``'s test split (already on ``device``) for every model,
     each with its own protocol ``protocol_of(model)``.
 
     ``compile`` (auto/on/off) and ``micro_batch`` (None: the device's default, 0: whole batches)
-    choose the kernels; ``on_model(results_so_far)`` is called after each model.
+    choose the kernels; ``done`` / ``indices`` / ``on_network`` as in ``evaluate_synset``;
+    ``on_model(results_so_far)`` is called after each model.
     """
     device = torch.device(device)
     results: dict[str, dict] = {}
@@ -197,8 +298,66 @@ def evaluate_on(
             evaluate_synset(
                 synset, dataset.test.images, dataset.test.labels, dataset.normalize, models=[model],
                 num_eval=num_eval, protocol=protocol, seed=seed, device=device, on_network=on_network, kernels=kernels,
+                done=done, indices=indices,
             )
         )
         if on_model is not None:
             on_model(results)
     return results
+
+
+def evaluate_file(
+    path: str | os.PathLike,
+    *,
+    models: Sequence[str] = ("S",),
+    num_eval: int = 5,
+    epochs: int | None = None,
+    protocol: str = "auto",
+    strategy: str | None = None,
+    seed: int = 0,
+    device: str = "auto",
+    data_dir: str | None = None,
+    dataset=None,
+    compile: str = "auto",
+    micro_batch: int | None = None,
+    on_model: Callable[[dict[str, dict]], None] | None = None,
+    log: Callable[[str], None] | None = None,
+) -> dict[str, dict]:
+    """Evaluate a synthetic-set file with the protocol of the method that made it (``protocol``
+    "auto"), or the one named (dsa, dc, dm, random). ``models`` may name pools (see
+    ``expand_models``; ``S`` is the set's own network without BatchNorm). A set condensed with DSA
+    is evaluated with the strategy it was made with unless ``strategy`` is given."""
+    from .data import load_dataset
+    from .devices import device_from_flag
+
+    log = log or (lambda msg: None)
+    synset = SyntheticSet.load(path)
+    made_with = synset.meta.get("config") if isinstance(synset.meta.get("config"), dict) else {}
+    names = expand_models(models, made_with.get("model", "convnet"))  # unknown names fail before any training
+    protocol_name = str(protocol).lower()
+    if protocol_name == "auto":
+        protocol_name = str(made_with.get("eval_protocol") or synset.meta.get("method", "dsa")).lower()
+    dev = device_from_flag(device)
+    if dataset is None:
+        dataset = load_dataset(synset.dataset, data_dir=data_dir)
+    spec = dataset.spec
+    check_fits(synset, spec, what=str(path))
+    if tuple(spec.mean) != tuple(synset.mean) or tuple(spec.std) != tuple(synset.std):
+        log(f"warning: {path} was normalised with mean/std {synset.mean}/{synset.std}, the dataset uses {spec.mean}/{spec.std}")
+    strategy = strategy if strategy is not None else made_with.get("strategy")
+    dsa_mode = made_with.get("dsa_mode", "single")
+    dataset = dataset.to(dev)
+
+    def protocol_of(model: str) -> EvalProtocol:
+        p = protocol_for(
+            protocol_name, spec.name, model, strategy=strategy, flip_ok=spec.flip_ok, dsa_mode=dsa_mode, epochs=epochs,
+            lr=made_with.get("lr_net", 0.01), batch_size=made_with.get("batch_train", 256),
+        )
+        log(f"{model}: {num_eval} networks, {p.epochs} epochs, augmentation {p.augment!r}")
+        return p
+
+    return evaluate_on(
+        synset, dataset, models=names, num_eval=num_eval, protocol_of=protocol_of, seed=seed, device=dev,
+        compile=compile, micro_batch=micro_batch, on_model=on_model,
+        on_network=lambda m, k, acc, s: log(f"  {m} #{k + 1}/{num_eval}: {100 * acc:.2f}% ({s:.0f}s)"),
+    )

@@ -1,15 +1,19 @@
-"""A run directory: config, metrics log, results, checkpoint. Every write is atomic or append-only,
-so a killed run loses nothing already written.
+"""A run directory: config, metrics log, evaluation ledger, results, checkpoint. Every write is
+atomic or append-only, so a killed run loses nothing already written.
 
-Layout: ``config.json`` (resolved settings), ``metrics.jsonl`` (one JSON object per line),
-``checkpoint.pt`` (state to resume from), ``synset.pt`` / ``synset.png`` (the product) and
-``results.json`` (final accuracies).
+Layout: ``config.json`` (resolved settings), ``metrics.jsonl`` (one JSON object per iteration),
+``evaluations.jsonl`` (one JSON object per trained evaluation network, appended as it finishes),
+``checkpoint.pt`` (state to resume from), ``synset.pt`` / ``synset.png`` (the product, also
+refreshed at every checkpoint), ``results.json`` (final accuracies), ``grids/`` (the images at
+each evaluation point) and ``plots/`` (curves).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +21,41 @@ import torch
 
 from .atomic import atomic_save, atomic_write_text
 
-__all__ = ["RunDir"]
+__all__ = ["RunDir", "RunDirError", "RUN_FILES", "EvalKey"]
+
+# Everything a run writes; ``--overwrite`` removes exactly these (and nothing else a user keeps there).
+RUN_FILES = (
+    "config.json", "metrics.jsonl", "evaluations.jsonl", "checkpoint.pt", "synset.pt", "synset.png",
+    "results.json", "report.html",
+)
+RUN_DIRS = ("grids", "plots")
+
+EvalKey = tuple[str, int, str, int, str]  # (set, iteration, model, index, protocol fingerprint)
+
+
+class RunDirError(RuntimeError):
+    """The output directory cannot be used as asked: it holds another run, has no checkpoint to
+    resume, or its checkpoint cannot be resumed (unreadable, other settings, past the requested
+    iterations)."""
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    records = []
+    for line in path.read_text().splitlines():
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            break  # a line cut short by a kill: everything after it is gone too
+    return records
+
+
+def _append_jsonl(path: Path, record: dict[str, Any]) -> None:
+    with open(path, "a") as f:
+        f.write(json.dumps(record) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
 
 
 class RunDir:
@@ -34,40 +72,106 @@ class RunDir:
         return self.file("metrics.jsonl")
 
     @property
+    def evaluations_path(self) -> Path:
+        return self.file("evaluations.jsonl")
+
+    @property
     def checkpoint_path(self) -> Path:
         return self.file("checkpoint.pt")
 
-    def create(self) -> None:
+    # ------------------------------------------------------------------ life cycle
+    def holds_run(self) -> bool:
+        """True if the directory holds any file a run writes."""
+        return self.path.is_dir() and any(self.file(n).exists() for n in RUN_FILES + RUN_DIRS)
+
+    def is_nonempty(self) -> bool:
+        return self.path.is_dir() and any(self.path.iterdir())
+
+    def check_new(self, overwrite: bool = False) -> None:
+        """Refuse to start a new run where one (or anything else) already is, unless ``overwrite``.
+
+        Called before any file is written, so a refused run leaves the directory untouched."""
+        if self.path.exists() and not self.path.is_dir():
+            raise RunDirError(f"--out {self.path} is a file, not a directory")
+        if overwrite or not self.is_nonempty():
+            return
+        what = "a run" if self.holds_run() else "other files"
+        raise RunDirError(
+            f"{self.path} already holds {what}; pass --resume to continue it, --overwrite to replace it, or choose another --out"
+        )
+
+    def create(self, overwrite: bool = False) -> None:
+        """Make the directory; with ``overwrite``, first remove the files of a previous run."""
+        if overwrite and self.path.is_dir():
+            for name in RUN_FILES:
+                self.file(name).unlink(missing_ok=True)
+            for name in RUN_DIRS:
+                shutil.rmtree(self.file(name), ignore_errors=True)
         self.path.mkdir(parents=True, exist_ok=True)
 
+    # ------------------------------------------------------------------ files
     def write_json(self, name: str, obj: Any) -> Path:
         atomic_write_text(self.file(name), json.dumps(obj, indent=2) + "\n")
         return self.file(name)
 
+    def read_json(self, name: str) -> Any:
+        return json.loads(self.file(name).read_text())
+
     def append_metrics(self, record: dict[str, Any]) -> None:
         """Append one line to ``metrics.jsonl`` (flushed, so it survives a kill)."""
-        with open(self.metrics_path, "a") as f:
-            f.write(json.dumps(record) + "\n")
-            f.flush()
+        _append_jsonl(self.metrics_path, record)
 
     def read_metrics(self) -> list[dict[str, Any]]:
-        if not self.metrics_path.exists():
-            return []
-        records = []
-        for line in self.metrics_path.read_text().splitlines():
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError:
-                break  # a line cut short by a kill: everything after it is gone too
-        return records
+        return _read_jsonl(self.metrics_path)
 
     def truncate_metrics(self, last_iteration: int) -> None:
         """Keep only the records up to ``last_iteration`` (those after a checkpoint are redone)."""
         kept = [r for r in self.read_metrics() if r.get("iteration", 0) <= last_iteration]
         atomic_write_text(self.metrics_path, "".join(json.dumps(r) + "\n" for r in kept))
 
+    # ------------------------------------------------------------------ evaluation ledger
+    def append_evaluation(self, record: dict[str, Any]) -> None:
+        """Record one trained evaluation network: ``set`` ("synset", "random_real", ...),
+        ``iteration``, ``model``, ``index``, ``protocol`` (fingerprint), ``accuracy``, ``seconds``."""
+        _append_jsonl(self.evaluations_path, record)
+
+    def read_evaluations(self) -> list[dict[str, Any]]:
+        return _read_jsonl(self.evaluations_path)
+
+    def finished_networks(self, set_name: str, iteration: int, protocol_of: dict[str, str]) -> dict[tuple[str, int], float]:
+        """``{(model, index): accuracy}`` already recorded for ``set_name`` at ``iteration`` under
+        the protocol fingerprint ``protocol_of[model]`` (records of another protocol are ignored)."""
+        done: dict[tuple[str, int], float] = {}
+        for r in self.read_evaluations():
+            if r.get("set") == set_name and r.get("iteration") == iteration and protocol_of.get(r.get("model")) == r.get("protocol"):
+                done[(r["model"], int(r["index"]))] = float(r["accuracy"])
+        return done
+
+    def drop_evaluations_after(self, iteration: int) -> None:
+        """Forget records of iterations after ``iteration`` (a resumed run recomputes those)."""
+        kept = [r for r in self.read_evaluations() if r.get("iteration", 0) <= iteration]
+        if self.evaluations_path.exists():
+            atomic_write_text(self.evaluations_path, "".join(json.dumps(r) + "\n" for r in kept))
+
+    # ------------------------------------------------------------------ checkpoint
     def save_checkpoint(self, state: dict[str, Any]) -> None:
         atomic_save(state, self.checkpoint_path)
 
     def load_checkpoint(self) -> dict[str, Any]:
         return torch.load(self.checkpoint_path, map_location="cpu", weights_only=True)
+
+    def grid_path(self, iteration: int) -> Path:
+        return self.file("grids") / f"iter_{iteration:06d}.png"
+
+    def grids(self) -> Iterable[tuple[int, Path]]:
+        """(iteration, PNG) of every saved grid, in order."""
+        folder = self.file("grids")
+        if not folder.is_dir():
+            return []
+        out = []
+        for p in sorted(folder.glob("iter_*.png")):
+            try:
+                out.append((int(p.stem.split("_")[1]), p))
+            except (IndexError, ValueError):
+                continue
+        return out

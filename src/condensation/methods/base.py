@@ -78,9 +78,23 @@ class RealPool:
 
 class SyntheticImages:
     """The learnable synthetic set: ``images`` (leaf tensor, N x C x H x W, normalised space) and
-    fixed class-major ``labels``, with the SGD optimiser that updates the images."""
+    fixed class-major ``labels``, with the SGD optimiser that updates the images.
 
-    def __init__(self, images: Tensor, ipc: int, num_classes: int, lr: float, momentum: float):
+    ``classes`` are the classes this process updates (default: all). In a distributed run each
+    rank owns some classes; ``after_step(self)`` (set by the loop) then brings every rank's images
+    up to date after each step, so methods never see a partial set.
+    """
+
+    def __init__(
+        self,
+        images: Tensor,
+        ipc: int,
+        num_classes: int,
+        lr: float,
+        momentum: float,
+        classes: Sequence[int] | None = None,
+        after_step: Callable[["SyntheticImages"], None] | None = None,
+    ):
         if images.shape[0] != ipc * num_classes:
             raise ValueError(f"expected {ipc * num_classes} images (ipc x classes), got {images.shape[0]}")
         self.images = images.detach().clone().requires_grad_(True)
@@ -88,6 +102,8 @@ class SyntheticImages:
         self.num_classes = num_classes
         self.labels = torch.arange(num_classes, device=images.device).repeat_interleave(ipc)
         self.optimizer = torch.optim.SGD([self.images], lr=lr, momentum=momentum)
+        self.classes = list(range(num_classes)) if classes is None else list(classes)
+        self.after_step = after_step
 
     def of_class(self, c: int) -> Tensor:
         """Class ``c``'s images (a view of the leaf, so gradients reach it): ipc x C x H x W."""
@@ -100,15 +116,32 @@ class SyntheticImages:
         accumulate on ``images``, then one step updates every class. Returns the summed loss
         (a detached device scalar: no host sync).
         """
-        classes = range(self.num_classes) if classes is None else classes
+        classes = self.classes if classes is None else classes
         self.optimizer.zero_grad(set_to_none=True)
         total = self.images.new_zeros(())
         for c in classes:
             loss = class_loss(c, self.of_class(c))
             loss.backward(inputs=[self.images])
             total = total + loss.detach()
-        self.optimizer.step()
+        self._step()
         return total
+
+    def step_joint(self, loss_of: Callable[[Sequence[int]], Tensor], classes: Sequence[int] | None = None) -> Tensor:
+        """One optimiser step for a loss computed over all ``classes`` at once (default: this
+        process's classes); ``loss_of(classes)`` returns the summed loss. Returns it detached."""
+        classes = self.classes if classes is None else classes
+        self.optimizer.zero_grad(set_to_none=True)
+        loss = loss_of(classes)
+        loss.backward(inputs=[self.images])
+        self._step()
+        return loss.detach()
+
+    def _step(self) -> None:
+        if self.images.grad is None:  # no class on this process: nothing moves, nothing to step
+            self.images.grad = torch.zeros_like(self.images)
+        self.optimizer.step()
+        if self.after_step is not None:
+            self.after_step(self)
 
     def state_dict(self) -> dict:
         return {"images": self.images.detach().cpu(), "optimizer": self.optimizer.state_dict()}

@@ -27,6 +27,7 @@ from .distances import gradient_distance
 __all__ = ["GradientMatching", "BN_BATCH_PER_CLASS"]
 
 BN_BATCH_PER_CLASS = 16  # real images per class for the BatchNorm statistics pass
+SIDES = ("siamese", "real", "synthetic", "independent")
 
 
 class GradientMatching(Method):
@@ -34,7 +35,10 @@ class GradientMatching(Method):
 
     Parameters mirror the paper: ``batch_real`` real images per class and match, ``outer_loop`` /
     ``inner_loop`` per iteration, the network trained with plain SGD (``lr_net``, batch
-    ``batch_train``), ``metric`` one of ours/mse/cos. ``bn_stats`` says how BatchNorm networks get
+    ``batch_train``), ``metric`` one of ours/mse/cos. ``sides`` says where the DSA draw goes while
+    matching: "siamese" (one draw shared by the real and the synthetic batch: DSA), or, for the
+    paper's ablation, "real" / "synthetic" (only that batch, per-image draws) or "independent"
+    (both, independent per-image draws). The inner loop is augmented in every case. ``bn_stats`` says how BatchNorm networks get
     the statistics that are frozen during matching: "reference" (one forward pass of 16 real images
     per class in train mode with the default momentum, as the authors) or "exact" (statistics reset
     and set to that batch's exact mean and variance). ``kernels`` may hold a compiled loss for the
@@ -56,6 +60,7 @@ class GradientMatching(Method):
         lr_net: float = 0.01,
         metric: str = "ours",
         augment: DSA | None = None,
+        sides: str = "siamese",
         bn_stats: str = "reference",
         name: str | None = None,
         kernels: Kernels = EAGER,
@@ -72,6 +77,9 @@ class GradientMatching(Method):
         self.lr_net = lr_net
         self.metric = metric
         self.augment = augment if augment is not None and augment.enabled else None
+        if sides not in SIDES:
+            raise ValueError(f"unknown DSA sides {sides!r}; allowed: {', '.join(SIDES)}")
+        self.sides = sides
         self.bn_stats = bn_stats
         self.name = name or ("dsa" if self.augment is not None else "dc")
         self.kernels = kernels
@@ -111,7 +119,7 @@ class GradientMatching(Method):
         def loss(c: int, syn: Tensor) -> Tensor:
             real = self.real.class_batch(c, self.batch_real, make_generator(self.seed, "real", it, ol, c))
             if self.augment is not None:
-                real, syn = self.augment.siamese(real, syn, generator=make_generator(self.seed, "dsa", it, ol, c))
+                real, syn = self._augment(real, syn, it, ol, c)
             y_real = torch.full((real.shape[0],), c, dtype=torch.long, device=real.device)
             y_syn = torch.full((syn.shape[0],), c, dtype=torch.long, device=syn.device)
             g_real = self.kernels.grad(net, real, y_real, params)  # BatchNorm, if any, is frozen here
@@ -119,6 +127,16 @@ class GradientMatching(Method):
             return gradient_distance(g_syn, [g.detach() for g in g_real], self.metric)
 
         return loss
+
+    def _augment(self, real: Tensor, syn: Tensor, it: int, ol: int, c: int) -> tuple[Tensor, Tensor]:
+        g = make_generator(self.seed, "dsa", it, ol, c)
+        if self.sides == "siamese":
+            return self.augment.siamese(real, syn, generator=g)
+        if self.sides in ("real", "independent"):
+            real = self.augment(real, g)
+        if self.sides in ("synthetic", "independent"):
+            syn = self.augment(syn, make_generator(self.seed, "dsa-syn", it, ol, c))
+        return real, syn
 
     def train_network(self, net: nn.Module, optimizer: torch.optim.Optimizer, syn: SyntheticImages, it: int, ol: int) -> None:
         """The inner loop: ``inner_loop`` epochs of SGD on the (detached) synthetic set."""

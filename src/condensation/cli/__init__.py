@@ -1,0 +1,80 @@
+"""The ``condense`` command: a thin layer over the Python API, one module per subcommand.
+
+Each module in ``COMMAND_MODULES`` has ``add_parsers(subparsers)``, which registers its
+subcommand(s) with ``set_defaults(run=function)``; ``main`` parses, dispatches and turns the
+library's errors into one line on stderr with exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+from .. import __version__
+
+__all__ = ["main", "build_parser", "COMMAND_MODULES"]
+
+# Subcommand modules, in the order ``condense --help`` lists them.
+COMMAND_MODULES = ("info", "distill", "evaluate", "show")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="condense",
+        description=(
+            "Dataset condensation: learn a few synthetic images per class on which a network trained "
+            "from scratch approaches one trained on the whole dataset. Gradient matching (DC), "
+            "Differentiable Siamese Augmentation (DSA), distribution matching (DM) and coreset "
+            "baselines, with the papers' evaluation protocol."
+        ),
+        epilog="Run 'condense COMMAND --help' for a command's flags.",
+    )
+    parser.add_argument("--version", action="version", version=f"condense {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(f".{name}", __name__).add_parsers(sub)
+    return parser
+
+
+def _expected_errors() -> tuple[type[BaseException], ...]:
+    from ..config import ConfigError
+    from ..data import DataError
+    from ..runs import RunDirError
+    from ..synset import SynsetFormatError
+
+    return (DataError, ConfigError, SynsetFormatError, RunDirError, OSError, ValueError)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        try:
+            return args.run(args)
+        finally:
+            sys.stdout.flush()
+    except BrokenPipeError:  # `condense models | head`: the reader left; end quietly
+        _silence_stdout()
+        return 0
+    except KeyboardInterrupt:
+        print("\ninterrupted; files already written are intact (a run with --out continues with --resume)", file=sys.stderr)
+        return 130
+    except _expected_errors() as e:
+        if os.environ.get("CONDENSATION_DEBUG"):
+            raise
+        print(f"condense {args.command}: error: {str(e).strip() or type(e).__name__}", file=sys.stderr)
+        return 2
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush does not raise again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass

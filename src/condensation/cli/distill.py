@@ -1,0 +1,111 @@
+"""``condense distill``: learn a synthetic set and evaluate it."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from .common import add_compile, add_data_dir, add_device, count, csv_list, positive_float, positive_int, progress_enabled
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    from ..config import BN_MODES, DSA_MODES, INITS, METHODS, PRESETS
+    from ..methods.distances import METRICS
+
+    p = sub.add_parser(
+        "distill",
+        help="learn a synthetic set and evaluate it",
+        description=(
+            "Learn ipc synthetic images per class by gradient matching (dc), gradient matching with "
+            "Differentiable Siamese Augmentation (dsa) or distribution matching (dm), then train "
+            "--num-eval fresh networks on them and test on the real test set. With no flags: "
+            "fashion-mnist, dsa, 1 image per class, real init, quick preset, with random real images of "
+            "the same size evaluated alongside."
+        ),
+    )
+    p.add_argument("--dataset", default="fashion-mnist", help="mnist, fashion-mnist, svhn, cifar10, cifar100, tinyimagenet, imagefolder:PATH or npz:PATH (default: fashion-mnist)")
+    p.add_argument("--method", default="dsa", choices=METHODS, help="dsa (default), dc or dm")
+    p.add_argument("--ipc", type=positive_int, default=1, help="synthetic images per class (default: 1)")
+    p.add_argument("--init", default="real", choices=INITS, help="start from random real images or N(0,1) noise (default: real)")
+    p.add_argument("--model", default="convnet", help="network whose gradients (dm: embeddings) are matched (default: convnet; see 'condense models')")
+    p.add_argument("--strategy", default=None, help="DSA ops joined by '_' from color, crop, cutout, flip, scale, rotate, or none (default: all six; no flip for mnist/svhn)")
+    p.add_argument("--dsa-mode", default="single", choices=DSA_MODES, help="single: one random op per call (the paper); all: every op in turn")
+    p.add_argument("--preset", default="quick", choices=tuple(PRESETS), help="budget: paper (the authors'), quick (CPU-sized; default)")
+    p.add_argument("--iterations", type=count, default=None, help="outer iterations (overrides the preset)")
+    p.add_argument("--batch-real", type=positive_int, default=None, help="real images per class per match (overrides the preset)")
+    p.add_argument("--lr-img", type=positive_float, default=None, help="learning rate of the synthetic images (default: 0.1; dm 1.0)")
+    p.add_argument("--outer-loop", type=positive_int, default=None, help="image updates per iteration (default: the paper's table for ipc)")
+    p.add_argument("--inner-loop", type=count, default=None, help="network epochs between updates (default: the paper's table for ipc)")
+    p.add_argument("--metric", default="ours", choices=METRICS, help="gradient distance: ours (layer-wise cosine, default), mse, cos")
+    p.add_argument("--bn-stats", default="reference", choices=BN_MODES, help="BatchNorm statistics frozen during matching: reference (the authors' single momentum-0.1 pass) or exact")
+    p.add_argument("--seed", type=int, default=0, help="seed of every random draw (default 0)")
+    p.add_argument("--eval-every", type=count, default=None, help="also evaluate every N iterations (0: only at the end)")
+    p.add_argument("--num-eval", type=count, default=None, help="networks trained per evaluation model (0: skip evaluation)")
+    p.add_argument("--eval-models", type=csv_list, default=None, help="comma-separated evaluation networks or a pool (paper, S, SS, M, B, W, D, A, N, P; default: S)")
+    p.add_argument("--eval-epochs", type=positive_int, default=None, help="training epochs per evaluation network (default: preset / protocol)")
+    p.add_argument("--no-baseline", action="store_true", help="do not evaluate random real images alongside")
+    p.add_argument("--out", type=Path, default=None, help="run directory (default: runs/METHOD_DATASET_ipcN_TIME)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint (a finished run: its evaluation)")
+    p.add_argument("--overwrite", action="store_true", help="replace the run in --out")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_compile(p)
+    add_device(p)
+    add_data_dir(p)
+    p.set_defaults(run=run)
+
+
+def config_from_args(args: argparse.Namespace):
+    """The ``DistillConfig`` the flags ask for (unset flags stay None: the preset decides)."""
+    from ..config import DistillConfig
+
+    return DistillConfig(
+        dataset=args.dataset,
+        method=args.method,
+        ipc=args.ipc,
+        init=args.init,
+        model=args.model,
+        strategy=args.strategy,
+        dsa_mode=args.dsa_mode,
+        preset=args.preset,
+        iterations=args.iterations,
+        batch_real=args.batch_real,
+        lr_img=args.lr_img,
+        outer_loop=args.outer_loop,
+        inner_loop=args.inner_loop,
+        metric=args.metric,
+        bn_stats=args.bn_stats,
+        seed=args.seed,
+        eval_every=args.eval_every,
+        num_eval=args.num_eval,
+        eval_models=args.eval_models,
+        eval_epochs=args.eval_epochs,
+        baseline=not args.no_baseline,
+        device=args.device,
+        data_dir=args.data_dir,
+        compile=args.compile,
+        micro_batch=args.micro_batch,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..distill import distill
+    from ..tables import format_accuracy
+
+    config = config_from_args(args)
+    out = args.out
+    if out is None:
+        if args.resume:
+            raise ValueError("--resume needs --out DIR (the run to continue)")
+        name = args.dataset.split(":", 1)[-1].rstrip("/").split("/")[-1]
+        out = Path("runs") / f"{args.method}_{name}_ipc{args.ipc}_{time.strftime('%Y%m%d-%H%M%S')}"
+    result = distill(config, out, resume=args.resume, overwrite=args.overwrite, progress=progress_enabled(args.quiet))
+    c = result.config
+    print(f"{c.method.upper()} {c.dataset}, {c.ipc} image(s)/class, {c.iterations} iterations, {result.seconds:.0f} s")
+    for model, r in result.accuracy.items():
+        line = f"  {model}: {format_accuracy(r)} over {len(r['runs'])} networks"
+        if model in result.baseline:
+            line += f"   (random real images: {format_accuracy(result.baseline[model])})"
+        print(line)
+    print(f"wrote {result.out}/ (synset.pt, synset.png, config.json, metrics.jsonl, evaluations.jsonl, results.json)")
+    return 0

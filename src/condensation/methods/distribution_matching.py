@@ -1,0 +1,103 @@
+"""Distribution matching (DM, Zhao & Bilen, WACV 2023).
+
+One iteration: a freshly initialised, never-trained network (its ``embed``: the penultimate
+features). For every class, a batch of real images and the class's synthetic images go through
+one shared (Siamese) DSA draw; the loss is the squared L2 distance between their mean embeddings,
+summed over classes; one SGD step on the images. No bi-level loop, no network training.
+
+Real embeddings are computed under ``no_grad``. All classes share one forward pass per side: for
+networks without cross-sample coupling (instance norm, no BatchNorm) this is the same as one pass
+per class, only faster, and the real side runs in cache-sized micro-batches; for BatchNorm
+networks it is the authors' BatchNorm branch (batch statistics over all classes jointly,
+separately for the real and the synthetic batch).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn as nn
+from torch import Tensor
+
+from ..augment import DSA
+from ..models import build_model, has_batchnorm
+from ..rng import make_generator
+from .base import Method, RealPool, SyntheticImages
+
+__all__ = ["DistributionMatching"]
+
+
+class DistributionMatching(Method):
+    """DM with ``batch_real`` real images per class, DSA ``augment`` (None: no augmentation),
+    and ``micro_batch`` real images per no-grad forward chunk (None: whole batch)."""
+
+    name = "dm"
+
+    def __init__(
+        self,
+        real: RealPool,
+        *,
+        model: str,
+        channels: int,
+        image_size: tuple[int, int],
+        seed: int,
+        batch_real: int = 256,
+        augment: DSA | None = None,
+        micro_batch: int | None = None,
+    ) -> None:
+        self.real = real
+        self.model = model
+        self.channels = channels
+        self.image_size = tuple(image_size)
+        self.seed = seed
+        self.batch_real = batch_real
+        self.augment = augment if augment is not None and augment.enabled else None
+        self.micro_batch = micro_batch
+
+    def fresh_network(self, it: int) -> nn.Module:
+        """The untrained embedding network of iteration ``it`` (train mode, frozen parameters)."""
+        net = build_model(
+            self.model, channels=self.channels, image_size=self.image_size, num_classes=self.real.num_classes,
+            generator=make_generator(self.seed, "net", it),
+        )
+        if not hasattr(net, "embed"):
+            raise ValueError(f"{self.model} has no embedding (embed); DM needs a network such as convnet")
+        for p in net.parameters():
+            p.requires_grad_(False)
+        return net.to(self.real.device).train()
+
+    def _batches(self, syn: SyntheticImages, classes: Sequence[int], it: int) -> tuple[Tensor, Tensor, list[int]]:
+        """(augmented real images of ``classes``, augmented synthetic images, real count per class)."""
+        reals, syns, counts = [], [], []
+        for c in classes:
+            real = self.real.class_batch(c, self.batch_real, make_generator(self.seed, "real", it, 0, c))
+            images = syn.of_class(c)
+            if self.augment is not None:
+                real, images = self.augment.siamese(real, images, generator=make_generator(self.seed, "dsa", it, 0, c))
+            reals.append(real)
+            syns.append(images)
+            counts.append(real.shape[0])
+        return torch.cat(reals), torch.cat(syns), counts
+
+    @torch.no_grad()
+    def _real_embedding(self, net: nn.Module, real: Tensor, coupled: bool) -> Tensor:
+        if coupled or self.micro_batch is None or real.shape[0] <= self.micro_batch:
+            return net.embed(real)
+        return torch.cat([net.embed(x) for x in real.split(self.micro_batch)])
+
+    def loss(self, net: nn.Module, syn: SyntheticImages, classes: Sequence[int], it: int) -> Tensor:
+        """Sum over ``classes`` of ||mean real embedding - mean synthetic embedding||^2."""
+        real, images, counts = self._batches(syn, classes, it)
+        coupled = has_batchnorm(net)
+        e_real = self._real_embedding(net, real, coupled)
+        e_syn = net.embed(images)
+        k = len(classes)
+        mean_real = torch.stack([e.mean(0) for e in e_real.split(counts)]) if len(set(counts)) > 1 else e_real.view(k, counts[0], -1).mean(1)
+        mean_syn = e_syn.view(k, syn.ipc, -1).mean(1)
+        return ((mean_real - mean_syn) ** 2).sum()
+
+    def iteration(self, syn: SyntheticImages, it: int) -> Tensor:
+        net = self.fresh_network(it)
+        total = syn.step_joint(lambda classes: self.loss(net, syn, classes, it))
+        return total / self.real.num_classes
