@@ -7,6 +7,7 @@ import sys
 
 __all__ = [
     "csv_list",
+    "int_list",
     "int_at_least",
     "positive_int",
     "count",
@@ -24,6 +25,17 @@ def csv_list(text: str) -> tuple[str, ...]:
     items = tuple(t.strip() for t in text.split(",") if t.strip())
     if not items:
         raise argparse.ArgumentTypeError("expected a comma-separated list, e.g. convnet,mlp")
+    return items
+
+
+def int_list(text: str) -> tuple[int, ...]:
+    """An argparse type: ``"1,10,50"`` -> ``(1, 10, 50)`` (non-negative integers)."""
+    try:
+        items = tuple(int(t) for t in text.split(",") if t.strip())
+    except ValueError:
+        items = ()
+    if not items or min(items) < 0:
+        raise argparse.ArgumentTypeError(f"expected comma-separated non-negative integers, e.g. 0,1,2; got {text!r}")
     return items
 
 

@@ -1,0 +1,196 @@
+"""The papers' ablations as grids: where the augmentation goes (the DSA paper's central table),
+single DSA ops, initialisation, and the matching distance.
+
+``augmentation_cells`` builds the six rows of the DSA paper's Siamese ablation (CIFAR-10, 10
+images per class in the paper):
+
+====  ===================  ========================  =====================  =================
+row   real (condensing)    synthetic (condensing)    evaluation training    how it is made
+====  ===================  ========================  =====================  =================
+1     –                    –                         – (DC's protocol)      ``--method dc``
+2     –                    –                         A^s* (DSA protocol)    row 1's sets
+3     A^T                  –                         A^s*                   dsa, sides=real
+4     –                    A^s                       A^s*                   dsa, sides=synthetic
+5     A^T                  A^s                       A^s*                   dsa, sides=independent
+6     A^ω (shared)         A^ω (shared)              A^s*                   ``--method dsa``
+====  ===================  ========================  =====================  =================
+
+A^T and A^s are independent per-image DSA draws; A^ω is one draw shared by both batches; A^s*
+is DSA augmentation while the evaluation networks train. Rows 1 and 6 are exactly what
+``condense distill --method dc`` / ``--method dsa`` make with the same flags and seed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from .augment import default_strategy, parse_strategy
+from .config import DistillConfig
+from .data import get_spec
+from .experiments import Cell, CellResult, run_grid
+from .tables import format_accuracy, pct, write_table
+
+__all__ = ["ABLATIONS", "augmentation_cells", "init_cells", "distance_cells", "run_ablation", "write_ablation"]
+
+ABLATIONS = ("augmentation", "init", "distance")
+
+# (key, real, synthetic, evaluation, method, sides, eval protocol, paper setting key)
+_AUGMENTATION_ROWS = (
+    ("dc", "–", "–", "–", "dc", "siamese", None, "none|none|none"),
+    ("dc-dsa-eval", "–", "–", "A^s*", None, None, "dsa", "none|none|As*"),
+    ("real-only", "A^T", "–", "A^s*", "dsa", "real", None, "AT|none|As*"),
+    ("synthetic-only", "–", "A^s", "A^s*", "dsa", "synthetic", None, "none|As|As*"),
+    ("independent", "A^T", "A^s", "A^s*", "dsa", "independent", None, "AT|As|As*"),
+    ("siamese", "A^ω (shared)", "A^ω (shared)", "A^s*", "dsa", "siamese", None, "Aw|Aw|As*"),
+)
+
+
+def _paper(method: str, dataset: str, ipc: int, setting: str = "") -> dict[str, Any] | None:
+    try:
+        from .published import published
+    except ImportError:  # the data file ships with the package; tolerate its absence in a source tree
+        return None
+    return published(method, dataset, ipc, setting=setting)
+
+
+def augmentation_cells(base: DistillConfig, ops: bool = False) -> list[Cell]:
+    """The six rows above; with ``ops``, also one Siamese row per single DSA op (condensed and
+    evaluated with that op only, as the authors' per-op runs) beside row 6 (all ops)."""
+    spec = get_spec(base.dataset)
+    cells = []
+    for key, real, synthetic, evaluation, method, sides, protocol, setting in _AUGMENTATION_ROWS:
+        info = {"real": real, "synthetic": synthetic, "evaluation": evaluation}
+        paper = _paper("dsa-ablation", spec.name, base.ipc, setting)
+        if method is None:  # row 2: row 1's sets under the DSA protocol
+            config = dataclasses.replace(base, method="dc", eval_protocol=protocol, strategy=None)
+            cells.append(Cell(key, _row_label(info), config, kind="evaluate", source="dc", paper=paper, info=info))
+            continue
+        config = dataclasses.replace(base, method=method, dsa_sides=sides, eval_protocol=protocol,
+                                     strategy=None if method == "dc" else base.strategy)
+        cells.append(Cell(key, _row_label(info), config, paper=paper, info=info))
+    if ops:
+        all_ops = parse_strategy(base.strategy or default_strategy(spec.flip_ok))
+        for op in all_ops:
+            info = {"real": f"A^ω: {op}", "synthetic": f"A^ω: {op}", "evaluation": f"A^s*: {op}"}
+            config = dataclasses.replace(base, method="dsa", strategy=op)
+            cells.append(Cell(f"op-{op}", f"only {op}", config, info=info))
+    return cells
+
+
+def _row_label(info: dict[str, str]) -> str:
+    return f"{info['real']} | {info['synthetic']} | {info['evaluation']}"
+
+
+def init_cells(base: DistillConfig) -> list[Cell]:
+    """Initialisation from random real images against N(0, 1) noise, same method and budget."""
+    return [
+        Cell(f"init-{init}", f"init {init}", dataclasses.replace(base, init=init), info={"init": init})
+        for init in ("real", "noise")
+    ]
+
+
+def distance_cells(base: DistillConfig) -> list[Cell]:
+    """The matching distance: the paper's layer-wise cosine (ours), MSE, global cosine."""
+    return [
+        Cell(f"metric-{m}", f"distance {m}", dataclasses.replace(base, metric=m), info={"distance": m})
+        for m in ("ours", "mse", "cos")
+    ]
+
+
+def run_ablation(
+    which: str,
+    base: DistillConfig,
+    seeds: Sequence[int],
+    out: str | Path,
+    *,
+    ops: bool = False,
+    log: Callable[[str], None] | None = None,
+) -> list[CellResult]:
+    """Run ablation ``which`` (augmentation, init, distance) into ``out``; resumable. Writes
+    ``ablation.md``, ``ablation.csv``, ``ablation.json`` and ``plots/ablation.png`` after every cell."""
+    if which not in ABLATIONS:
+        raise ValueError(f"unknown ablation {which!r}; allowed: {', '.join(ABLATIONS)}")
+    if ops and which != "augmentation":
+        raise ValueError("--ops applies to 'condense ablate augmentation' only")
+    if which == "augmentation":
+        cells = augmentation_cells(base, ops)
+    elif which == "init":
+        cells = init_cells(base)
+    else:
+        cells = distance_cells(base)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    done: list[CellResult] = []
+
+    def on_cell(result: CellResult) -> None:
+        done.append(result)
+        write_ablation(which, base, seeds, done, out, time.perf_counter() - started)
+
+    return run_grid(cells, seeds, out, log=log, on_cell=on_cell)
+
+
+_COLUMNS = {
+    "augmentation": ("real", "synthetic", "evaluation"),
+    "init": ("init",),
+    "distance": ("distance",),
+}
+
+
+def write_ablation(which: str, base: DistillConfig, seeds: Sequence[int], results: Sequence[CellResult], out: Path,
+                   wall: float) -> None:
+    """The tables, JSON and bar chart of an ablation (what has finished so far)."""
+    from .atomic import atomic_write_text
+    from .plots import bar_chart
+
+    columns = _COLUMNS[which]
+    headers = [*columns, "accuracy % (mean ± std)", "paper %", "seeds", "networks", "iterations", "batch_real", "time (s)"]
+    rows, csv_rows, records = [], [], []
+    for r in results:
+        main = r.main()
+        paper = r.cell.paper
+        paper_text = f"{paper['mean']} ± {paper['std']}" if paper and paper.get("std") is not None else (str(paper["mean"]) if paper else None)
+        b = r.budget
+        rows.append([*(r.cell.info.get(c) for c in columns), format_accuracy(main), paper_text, b.get("seeds"),
+                     b.get("networks"), b.get("iterations"), b.get("batch_real"), f"{r.seconds:.0f}"])
+        csv_rows.append([*(r.cell.info.get(c) for c in columns), pct(main and main["mean"]), pct(main and main["std"]),
+                         paper and paper["mean"], paper and paper.get("std"), b.get("seeds"), b.get("networks"),
+                         b.get("iterations"), b.get("batch_real"), round(r.seconds, 1)])
+        records.append({"key": r.cell.key, "label": r.cell.label, "info": r.cell.info, "accuracy": r.accuracy,
+                        "per_seed": {str(k): v for k, v in r.per_seed.items()}, "paper": paper, "seconds": r.seconds,
+                        "budget": b, "kind": r.cell.kind})
+    spec = get_spec(base.dataset)
+    title = f"Ablation: {which} — {spec.name}, {base.ipc} image(s)/class"
+    notes = (
+        f"Mean ± population std over all evaluation networks of seeds {', '.join(map(str, seeds))}, in %. "
+        f"Model {base.model}. Wall time of this invocation: {wall:.0f} s; 'time' per row is condensation plus "
+        "evaluation, summed over seeds (resumed work included). The paper's figure is shown only where the "
+        "setting is the paper's."
+    )
+    if which == "augmentation":
+        notes += (" A^T / A^s: independent per-image DSA draws on the real / synthetic batch while matching; "
+                  "A^ω: one draw shared by both (DSA); A^s*: DSA augmentation while training the evaluation networks; "
+                  "'–' in the last column: DC's evaluation protocol.")
+    write_table(out / "ablation.md", headers, rows, title=title, notes=notes)
+    csv_headers = [*columns, "mean", "std", "paper_mean", "paper_std", "seeds", "networks", "iterations", "batch_real", "seconds"]
+    write_table(out / "ablation.csv", csv_headers, csv_rows)
+    import json
+
+    atomic_write_text(out / "ablation.json", json.dumps({
+        "kind": "ablation", "ablation": which, "dataset": spec.name, "ipc": base.ipc, "model": base.model,
+        "seeds": list(seeds), "wall_seconds": wall, "rows": records, "columns": list(columns),
+    }, indent=2) + "\n")
+    finished = [r for r in results if r.main()]
+    if finished:
+        bar_chart(
+            out / "plots" / "ablation.png",
+            [r.cell.label if which != "augmentation" else f"{r.cell.key}" for r in finished],
+            [r.main()["mean"] for r in finished],
+            [r.main()["std"] for r in finished],
+            reference=[(r.cell.paper["mean"] / 100 if r.cell.paper else None) for r in finished],
+            title=title,
+        )
