@@ -153,6 +153,7 @@ def prepare(
             run.check_new(overwrite)
     dataset = dataset.to(device)
     pool = RealPool(dataset.train.images, dataset.train.labels, spec.num_classes, dataset.normalize)
+    dist.barrier()  # every process has checked the directory before rank 0 writes to it
     return Prepared(config, dataset, pool, device, run, state, dist)
 
 

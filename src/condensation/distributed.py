@@ -24,12 +24,14 @@ import torch.distributed as dist
 __all__ = ["Context", "context", "SINGLE"]
 
 
-@dataclass(frozen=True)
+@dataclass
 class Context:
-    """This process's place in the run: ``rank`` of ``world``."""
+    """This process's place in the run: ``rank`` of ``world``. ``bytes_reduced`` counts the
+    tensor bytes this process has passed to all-reduce (a benchmark reads it)."""
 
     rank: int = 0
     world: int = 1
+    bytes_reduced: int = 0
 
     @property
     def is_main(self) -> bool:
@@ -60,6 +62,7 @@ class Context:
         mask = self._owned_rows(tensor.shape[0], num_classes, tensor.device).view(-1, *([1] * (tensor.dim() - 1)))
         merged = torch.where(mask, tensor, torch.zeros_like(tensor))
         dist.all_reduce(merged, op=dist.ReduceOp.SUM)
+        self.bytes_reduced += merged.numel() * merged.element_size()
         tensor.copy_(merged)
 
     def sum(self, value: torch.Tensor) -> torch.Tensor:
@@ -68,6 +71,7 @@ class Context:
             return value
         out = value.detach().clone()
         dist.all_reduce(out, op=dist.ReduceOp.SUM)
+        self.bytes_reduced += out.numel() * out.element_size()
         return out
 
     def gather(self, obj: Any) -> list[Any]:
@@ -92,11 +96,13 @@ class Context:
 
 
 SINGLE = Context()
+_CURRENT: Context | None = None
 
 
 def context(device: torch.device | None = None) -> Context:
     """The current process group, initialised from torchrun's environment on first use
-    (``WORLD_SIZE`` > 1); a single process otherwise."""
+    (``WORLD_SIZE`` > 1: backend nccl on CUDA, gloo on CPU); a single process otherwise."""
+    global _CURRENT
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
         return SINGLE
@@ -105,7 +111,9 @@ def context(device: torch.device | None = None) -> Context:
         if cuda:
             torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
         dist.init_process_group(backend="nccl" if cuda else "gloo")
-    return Context(dist.get_rank(), dist.get_world_size())
+    if _CURRENT is None:
+        _CURRENT = Context(dist.get_rank(), dist.get_world_size())
+    return _CURRENT
 
 
 def local_device(device: torch.device) -> torch.device:

@@ -89,17 +89,22 @@ def config_from_args(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..devices import device_from_flag
     from ..distill import distill
+    from ..distributed import context
     from ..tables import format_accuracy
 
     config = config_from_args(args)
+    dist = context(device_from_flag(args.device))  # under torchrun: join the process group
     out = args.out
     if out is None:
         if args.resume:
             raise ValueError("--resume needs --out DIR (the run to continue)")
         name = args.dataset.split(":", 1)[-1].rstrip("/").split("/")[-1]
-        out = Path("runs") / f"{args.method}_{name}_ipc{args.ipc}_{time.strftime('%Y%m%d-%H%M%S')}"
+        out = dist.broadcast(Path("runs") / f"{args.method}_{name}_ipc{args.ipc}_{time.strftime('%Y%m%d-%H%M%S')}")
     result = distill(config, out, resume=args.resume, overwrite=args.overwrite, progress=progress_enabled(args.quiet))
+    if not dist.is_main:
+        return 0
     c = result.config
     print(f"{c.method.upper()} {c.dataset}, {c.ipc} image(s)/class, {c.iterations} iterations, {result.seconds:.0f} s")
     for model, r in result.accuracy.items():

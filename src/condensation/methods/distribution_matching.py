@@ -99,5 +99,10 @@ class DistributionMatching(Method):
 
     def iteration(self, syn: SyntheticImages, it: int) -> Tensor:
         net = self.fresh_network(it)
-        total = syn.step_joint(lambda classes: self.loss(net, syn, classes, it))
+        # BatchNorm couples the classes (joint batch statistics): every process then computes every
+        # class, so a distributed run gives the same images (its owners' rows are kept).
+        classes = range(self.real.num_classes) if has_batchnorm(net) else None
+        total = syn.step_joint(lambda cs: self.loss(net, syn, cs, it), classes)
+        if classes is not None and len(syn.classes) < self.real.num_classes:
+            total = total * len(syn.classes) / self.real.num_classes  # each process reports its share
         return total / self.real.num_classes
