@@ -27,6 +27,7 @@ from typing import Any
 
 from .config import DistillConfig, resolve
 from .data import Dataset, load_dataset
+from .distributed import context
 from .evaluate import summarize
 from .runs import RunDir
 from .synset import SyntheticSet
@@ -128,7 +129,7 @@ def run_grid(
                 _run_coreset(cell.coreset, config, run, dataset, log)
         result = summarize_cell(cell, seeds, out)
         results.append(result)
-        if on_cell is not None:
+        if on_cell is not None and context().is_main:
             on_cell(result)
     return results
 
@@ -153,15 +154,20 @@ def _evaluate_into(synset: SyntheticSet, config: DistillConfig, run: RunDir, dat
     device = device_from_flag(config.device)
     resolved = resolve(config, flip_ok=dataset.spec.flip_ok)
     resolved.dataset = dataset.spec.name
-    run.create()
-    run.write_json("config.json", resolved.to_dict())
+    dist = context(device)
+    if dist.is_main:
+        run.create()
+        run.write_json("config.json", resolved.to_dict())
+    dist.barrier()
     data = dataset.to(device)
-    evaluator = Evaluator(resolved, data, device, run, context(device), log)
+    evaluator = Evaluator(resolved, data, device, run, dist, log)
     accuracy = evaluator(synset, "synset", resolved.iterations, resolved.eval_protocol or resolved.method)
     result = DistillResult(synset=synset, config=resolved, accuracy=accuracy, out=run.path)
     res = results_json(result)
     res.update(extra)
-    run.write_json("results.json", res)
+    if dist.is_main:
+        run.write_json("results.json", res)
+    dist.barrier()
 
 
 def _run_evaluate(config: DistillConfig, run: RunDir, dataset: Dataset, source: Path, log) -> None:
@@ -181,11 +187,14 @@ def _run_coreset(method: str, config: DistillConfig, run: RunDir, dataset: Datas
         synset = SyntheticSet.load(path)
         seconds = json.loads(run.file("selection.json").read_text()).get("seconds", 0.0) if run.file("selection.json").exists() else 0.0
     else:
-        synset = _select(method, config, dataset, log)
-        run.create()
-        synset.save(path)
+        from .distributed import context
+
+        synset = _select(method, config, dataset, log)  # deterministic: every process selects the same set
         seconds = time.perf_counter() - t0
-        run.write_json("selection.json", {"method": method, "seconds": seconds})
+        if context().is_main:
+            run.create()
+            synset.save(path)
+            run.write_json("selection.json", {"method": method, "seconds": seconds})
     _evaluate_into(synset, config, run, dataset, log, {"seconds": seconds, "method": method})
 
 

@@ -55,6 +55,10 @@ def run(args: argparse.Namespace) -> int:
     name = args.dataset.split(":", 1)[-1].rstrip("/").split("/")[-1]
     out = args.out or Path("runs") / f"ablate_{args.which}_{name}_ipc{args.ipc}"
     results = run_ablation(args.which, base, args.seeds, out, ops=args.ops)
+    from ..distributed import context
+
+    if not context().is_main:
+        return 0
     for r in results:
         print(f"{r.cell.label:<48} {format_accuracy(r.main())}")
     print(f"wrote {out}/ (ablation.md, ablation.csv, ablation.json, plots/ablation.png)")

@@ -48,6 +48,10 @@ def run(args: argparse.Namespace) -> int:
                      baseline=False)
     results = run_reproduce(args.methods, args.datasets, args.ipc, args.out, budget=args.budget, seeds=args.seeds,
                             init=args.init, overrides=overrides)
+    from ..distributed import context
+
+    if not context().is_main:
+        return 0
     for r in results:
         paper = r.cell.paper
         ref = f"   paper {paper['mean']}" + (f" ± {paper['std']}" if paper and paper.get('std') is not None else "") if paper else ""
