@@ -41,10 +41,11 @@ def build_parser() -> argparse.ArgumentParser:
 def _expected_errors() -> tuple[type[BaseException], ...]:
     from ..config import ConfigError
     from ..data import DataError
+    from ..distill import DivergenceError
     from ..runs import RunDirError
     from ..synset import SynsetFormatError
 
-    return (DataError, ConfigError, SynsetFormatError, RunDirError, OSError, ValueError)
+    return (DataError, ConfigError, SynsetFormatError, RunDirError, DivergenceError, OSError, ValueError)
 
 
 def main(argv: list[str] | None = None) -> int:
