@@ -61,3 +61,21 @@ def test_config_round_trips_through_a_dict():
     assert DistillConfig.from_dict(c.to_dict()) == c
     with pytest.raises(ConfigError, match="unknown config key"):
         DistillConfig.from_dict({"bogus": 1})
+
+
+def test_learning_rate_schedules():
+    from condensation.config import lr_factor
+
+    assert [lr_factor("constant", i, 4) for i in range(4)] == [1.0] * 4
+    assert [lr_factor("step", i, 4) for i in range(4)] == [1.0, 1.0, 0.1, 0.1]
+    cos = [lr_factor("cosine", i, 4) for i in range(4)]
+    assert cos[0] == 1.0 and abs(cos[2] - 0.5) < 1e-12 and all(a > b for a, b in zip(cos, cos[1:]))
+
+
+def test_image_optimizer_defaults_and_choices():
+    c = resolve(DistillConfig())
+    assert (c.optimizer_img, c.lr_schedule, c.momentum_img) == ("sgd", "constant", 0.5)
+    with pytest.raises(ConfigError, match="allowed: sgd, adam"):
+        resolve(DistillConfig(optimizer_img="lbfgs"))
+    with pytest.raises(ConfigError, match="momentum_img"):
+        resolve(DistillConfig(momentum_img=1.5))

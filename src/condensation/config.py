@@ -46,18 +46,36 @@ PRESETS: dict[str, dict[str, Any]] = {
         "_method": {"dm": {"iterations": 300}},
     },
 }
-PRESET_KEYS = ("iterations", "batch_real", "num_eval", "eval_every", "eval_epochs", "lr_img")
+PRESET_KEYS = ("iterations", "batch_real", "num_eval", "eval_every", "eval_epochs", "lr_img", "momentum_img",
+               "optimizer_img", "lr_schedule")
+IMAGE_OPTIMIZERS = ("sgd", "adam")
+LR_SCHEDULES = ("constant", "cosine", "step")
+# What every preset leaves at the papers' values unless it says otherwise.
+_PAPER_IMAGE_STEP = {"momentum_img": 0.5, "optimizer_img": "sgd", "lr_schedule": "constant"}
 
 
 def preset_values(preset: str, method: str) -> dict[str, Any]:
     """The settings preset ``preset`` gives method ``method`` (keys of ``PRESET_KEYS`` it sets)."""
-    values = {k: v for k, v in PRESETS[preset].items() if not k.startswith("_")}
+    values = dict(_PAPER_IMAGE_STEP)
+    values.update({k: v for k, v in PRESETS[preset].items() if not k.startswith("_")})
     values.update(PRESETS[preset].get("_method", {}).get(method, {}))
     return values
 
 
 class ConfigError(ValueError):
     """An invalid setting; the message names the allowed values."""
+
+
+def lr_factor(schedule: str, iteration: int, iterations: int) -> float:
+    """The image learning rate's multiplier at ``iteration`` (0-based) of ``iterations``:
+    constant 1; cosine from 1 down to 0 at the last iteration; step 1, then 0.1 from half-way."""
+    if schedule == "constant" or iterations <= 1:
+        return 1.0
+    if schedule == "cosine":
+        return 0.5 * (1.0 + math.cos(math.pi * iteration / iterations))
+    if schedule == "step":
+        return 1.0 if iteration < iterations // 2 else 0.1
+    raise ConfigError(f"invalid learning-rate schedule {schedule!r}; allowed: {', '.join(LR_SCHEDULES)}")
 
 
 def loops_for_ipc(ipc: int) -> tuple[int, int]:
@@ -99,7 +117,9 @@ class DistillConfig:
     batch_real: int | None = None
     batch_train: int = 256
     lr_img: float | None = None  # None = the preset's, else the method's (DC/DSA 0.1, DM 1.0)
-    momentum_img: float = 0.5
+    momentum_img: float | None = None  # SGD momentum of the images; None = the preset's (0.5)
+    optimizer_img: str | None = None  # sgd (the papers') or adam; None = the preset's
+    lr_schedule: str | None = None  # constant (the papers'), cosine (to 0 at the last iteration), step (x0.1 at half)
     lr_net: float = 0.01
     outer_loop: int | None = None
     inner_loop: int | None = None
@@ -173,6 +193,10 @@ def resolve(config: DistillConfig, flip_ok: bool = True) -> DistillConfig:
             setattr(c, key, value)
     if c.lr_img is None:
         c.lr_img = DEFAULT_LR_IMG[c.method]
+    c.optimizer_img = _choice("image optimizer", c.optimizer_img, IMAGE_OPTIMIZERS)
+    c.lr_schedule = _choice("learning-rate schedule", c.lr_schedule, LR_SCHEDULES)
+    if not (isinstance(c.momentum_img, (int, float)) and 0 <= c.momentum_img < 1):
+        raise ConfigError(f"momentum_img must be in [0, 1), got {c.momentum_img!r}")
     _positive("ipc", c.ipc)
     _positive("iterations", c.iterations, zero_ok=True)
     _positive("batch_real", c.batch_real)

@@ -25,7 +25,7 @@ import torch
 from tqdm.auto import tqdm
 
 from . import __version__
-from .config import DistillConfig, resolve
+from .config import DistillConfig, lr_factor, resolve
 from .data import Dataset, load_dataset
 from .devices import device_from_flag
 from .distributed import Context, context, local_device
@@ -202,7 +202,10 @@ _RESUMABLE = {
 
 def _changed_settings(saved: DistillConfig, new: DistillConfig) -> list[str]:
     a, b = saved.to_dict(), new.to_dict()
-    return [k for k in a if k not in _RESUMABLE and a[k] != b.get(k)]
+    changed = [k for k in a if k not in _RESUMABLE and a[k] != b.get(k)]
+    if a.get("lr_schedule", "constant") != "constant" and a["iterations"] != b["iterations"]:
+        changed.append("iterations (the learning-rate schedule depends on them)")
+    return changed
 
 
 # ---------------------------------------------------------------------- evaluation
@@ -317,6 +320,7 @@ def distill(
         initial_images(config, pool, spec.channels, tuple(spec.image_size)), config.ipc, spec.num_classes,
         config.lr_img, config.momentum_img, classes=dist.classes(spec.num_classes),
         after_step=(lambda s: dist.merge_rows(s.images.data, spec.num_classes)) if dist.active else None,
+        optimizer=config.optimizer_img,
     )
     elapsed = 0.0
     losses: list[float] = []
@@ -361,6 +365,7 @@ def distill(
     log_every = max(1, config.iterations // 20)
     for it in bar:
         t0 = time.perf_counter()
+        syn.set_lr_factor(lr_factor(config.lr_schedule, it, config.iterations))
         loss_t = dist.sum(method.iteration(syn, it))
         ok_t = torch.isfinite(syn.images.detach()).all() & torch.isfinite(loss_t)
         loss, ok = torch.stack([loss_t.float(), ok_t.float()]).tolist()  # one host sync per iteration

@@ -35,6 +35,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--iterations", type=count, default=None, help="outer iterations (overrides the preset)")
     p.add_argument("--batch-real", type=positive_int, default=None, help="real images per class per match (overrides the preset)")
     p.add_argument("--lr-img", type=positive_float, default=None, help="learning rate of the synthetic images (default: 0.1; dm 1.0)")
+    p.add_argument("--momentum-img", type=float, default=None, help="SGD momentum of the images (default 0.5)")
+    p.add_argument("--optimizer-img", default=None, choices=("sgd", "adam"), help="optimiser of the images (default sgd, the papers')")
+    p.add_argument("--lr-schedule", default=None, choices=("constant", "cosine", "step"), help="image learning-rate schedule over the iterations (default constant)")
     p.add_argument("--outer-loop", type=positive_int, default=None, help="image updates per iteration (default: the paper's table for ipc)")
     p.add_argument("--inner-loop", type=count, default=None, help="network epochs between updates (default: the paper's table for ipc)")
     p.add_argument("--metric", default="ours", choices=METRICS, help="gradient distance: ours (layer-wise cosine, default), mse, cos")
@@ -71,6 +74,9 @@ def config_from_args(args: argparse.Namespace):
         iterations=args.iterations,
         batch_real=args.batch_real,
         lr_img=args.lr_img,
+        momentum_img=args.momentum_img,
+        optimizer_img=args.optimizer_img,
+        lr_schedule=args.lr_schedule,
         outer_loop=args.outer_loop,
         inner_loop=args.inner_loop,
         metric=args.metric,

@@ -94,6 +94,7 @@ class SyntheticImages:
         momentum: float,
         classes: Sequence[int] | None = None,
         after_step: Callable[["SyntheticImages"], None] | None = None,
+        optimizer: str = "sgd",
     ):
         if images.shape[0] != ipc * num_classes:
             raise ValueError(f"expected {ipc * num_classes} images (ipc x classes), got {images.shape[0]}")
@@ -101,9 +102,20 @@ class SyntheticImages:
         self.ipc = ipc
         self.num_classes = num_classes
         self.labels = torch.arange(num_classes, device=images.device).repeat_interleave(ipc)
-        self.optimizer = torch.optim.SGD([self.images], lr=lr, momentum=momentum)
+        if optimizer == "sgd":
+            self.optimizer = torch.optim.SGD([self.images], lr=lr, momentum=momentum)
+        elif optimizer == "adam":
+            self.optimizer = torch.optim.Adam([self.images], lr=lr)
+        else:
+            raise ValueError(f"unknown image optimizer {optimizer!r}; allowed: sgd, adam")
+        self.base_lr = lr
         self.classes = list(range(num_classes)) if classes is None else list(classes)
         self.after_step = after_step
+
+    def set_lr_factor(self, factor: float) -> None:
+        """Scale the learning rate to ``factor`` x the initial one (a schedule sets it every iteration)."""
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.base_lr * factor
 
     def of_class(self, c: int) -> Tensor:
         """Class ``c``'s images (a view of the leaf, so gradients reach it): ipc x C x H x W."""
