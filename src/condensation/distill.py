@@ -50,6 +50,9 @@ __all__ = [
 ]
 
 
+CHECKPOINT_SECONDS = 300.0  # also checkpoint when this long has passed since the last one
+
+
 class DivergenceError(RuntimeError):
     """The loss or the images became NaN or infinite; the last good files are kept."""
 
@@ -338,9 +341,10 @@ def distill(
         return make_synset(syn.images, syn.labels, spec, config.ipc, meta(iteration))
 
     last_saved = start
+    last_saved_at = time.monotonic()
 
     def checkpoint(done: int) -> None:
-        nonlocal last_saved
+        nonlocal last_saved, last_saved_at
         state_dict = syn.state_dict()
         if dist.active:  # the momentum of every class, from its owner
             for buf in _momentum_buffers(syn):
@@ -352,7 +356,7 @@ def distill(
                 "config": config.to_dict(), "compiled": kernels.compile,
             })
             snapshot(done).save(run.file("synset.pt"))
-        last_saved = done
+        last_saved, last_saved_at = done, time.monotonic()
 
     if run is not None and main and start == 0 and config.iterations > 0:
         save_grid(snapshot(0), run.grid_path(0))
@@ -383,7 +387,9 @@ def distill(
         if run is not None and main:
             run.append_metrics({"iteration": done, "loss": loss, "seconds": seconds})
         at_eval = bool(config.eval_every and done % config.eval_every == 0 and done < config.iterations and config.num_eval)
-        if done % config.checkpoint_every == 0 or done == config.iterations or at_eval:
+        # every process must agree on a checkpoint (it gathers the momentum): rank 0's clock decides
+        due = done % config.checkpoint_every == 0 or dist.broadcast(time.monotonic() - last_saved_at >= CHECKPOINT_SECONDS)
+        if due or done == config.iterations or at_eval:
             checkpoint(done)
         if at_eval:
             current = snapshot(done)

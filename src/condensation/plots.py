@@ -37,10 +37,12 @@ def line_plot(
     ylabel: str,
     title: str = "",
     hlines: Sequence[tuple[str, float]] = (),
+    vlines: Sequence[tuple[str, float]] = (),
     percent: bool = False,
+    integer_x: bool = False,
 ) -> Path:
-    """Lines ``(label, x, y, yerr or None)``; ``hlines`` are dashed references ``(label, y)``.
-    ``percent`` multiplies y (fractions) by 100."""
+    """Lines ``(label, x, y, yerr or None)``; ``hlines`` / ``vlines`` are dashed references
+    ``(label, y)`` / ``(label, x)``. ``percent`` multiplies y (fractions) by 100."""
     k = 100.0 if percent else 1.0
     fig, ax = plt.subplots(figsize=(6.4, 4.0))
     for label, x, y, err in series:
@@ -52,6 +54,14 @@ def line_plot(
     for label, y in hlines:
         ax.axhline(k * y, linestyle="--", linewidth=1, color="gray")
         ax.annotate(label, (0.01, k * y), xycoords=("axes fraction", "data"), va="bottom", fontsize=8, color="gray")
+    for label, x in vlines:
+        ax.axvline(x, linestyle=":", linewidth=1, color="firebrick")
+        ax.annotate(label, (x, 0.02), xycoords=("data", "axes fraction"), ha="right", rotation=90, fontsize=8,
+                    color="firebrick")
+    if integer_x:
+        from matplotlib.ticker import MaxNLocator
+
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel + (" (%)" if percent else ""))
     if title:
@@ -145,7 +155,7 @@ def plot_run(run) -> list[Path]:
     if metrics:
         written.append(line_plot(
             folder / "loss.png", [("matching loss", [r["iteration"] for r in metrics], [r["loss"] for r in metrics], None)],
-            xlabel="iteration", ylabel="loss per class step", title="matching loss",
+            xlabel="iteration", ylabel="loss per class step", title="matching loss", integer_x=True,
         ))
     results = json.loads(run.file("results.json").read_text()) if run.file("results.json").exists() else {}
     models = results.get("eval_models") or sorted({r["model"] for r in run.read_evaluations()})
@@ -159,7 +169,7 @@ def plot_run(run) -> list[Path]:
         base = results.get("baseline", {}).get("random_real", {})
         hlines = [(f"random real ({m})", r["mean"]) for m, r in base.items()]
         written.append(line_plot(folder / "accuracy.png", series, xlabel="iteration", ylabel="test accuracy",
-                                 title="accuracy of the synthetic set", hlines=hlines, percent=True))
+                                 title="accuracy of the synthetic set", hlines=hlines, percent=True, integer_x=True))
     grids = list(run.grids())
     if len(grids) >= 2:
         (first, p0), (last, p1) = grids[0], grids[-1]

@@ -1,0 +1,174 @@
+"""Accuracy against wall-clock time: how long until a set is as good as the paper's?
+
+Fashion-MNIST, ipc 1, DSA (issue #7). For each seed, runs a preset (default ``fast``; any
+``DistillConfig`` field can be overridden with ``--set key=value``) and evaluates the set every
+``--eval-every`` iterations with ``--num-eval`` fresh networks under the paper's protocol (1000
+epochs with DSA augmentation, the full test set). In the same run it times a few iterations of
+the ``paper`` preset and one evaluation network, and projects the paper preset's time (1000
+iterations + 20 networks). The preset's time is its condensation time plus the evaluation of
+its final set (``--num-eval`` networks); the intermediate evaluations only draw the curve.
+
+Writes ``OUT/time_to_accuracy.csv`` (one row per evaluation point) and
+``OUT/time_to_accuracy.png``, and prints the ratio of the preset's time to the projection.
+Runs resume (each seed is an ordinary run directory under ``OUT``).
+
+    python benchmarks/time_to_accuracy.py --preset fast --seeds 0,1,2 --eval-every 50
+    python benchmarks/time_to_accuracy.py --preset quick --set lr_img=0.3 --set batch_real=64 --label lr0.3-b64
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+from condensation.config import DistillConfig, resolve
+from condensation.data import load_dataset
+from condensation.distill import distill, initial_images, random_real_set
+from condensation.evaluate import evaluate_synset, protocol_for
+from condensation.kernels import Kernels, resolve_micro_batch, should_compile
+from condensation.methods import RealPool, SyntheticImages, build_method
+from condensation.plots import line_plot
+from condensation.runs import RunDir
+from condensation.tables import csv_text
+
+PAPER_TARGET = 0.706  # DSA, Fashion-MNIST, ipc 1: 70.6 ± 0.6 (DSA paper Table 1)
+
+
+def _value(text: str):
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return None if text == "None" else text
+
+
+def time_paper_preset(dataset, iterations: int, device: torch.device) -> tuple[float, float]:
+    """(seconds per paper-preset iteration, seconds per evaluation network), measured now."""
+    config = resolve(DistillConfig(dataset=dataset.spec.name, method="dsa", ipc=1, preset="paper"), flip_ok=True)
+    spec = dataset.spec
+    kernels = Kernels.for_mode("on" if should_compile("auto", True) else "off", True, resolve_micro_batch(None, device))
+    pool = RealPool(dataset.train.images, dataset.train.labels, spec.num_classes, dataset.normalize)
+    method = build_method(config, pool, spec.channels, spec.image_size, kernels)
+    syn = SyntheticImages(initial_images(config, pool, spec.channels, spec.image_size), 1, spec.num_classes, 0.1, 0.5)
+    method.iteration(syn, 0)  # warm-up (compilation)
+    times = []
+    for it in range(1, iterations + 1):
+        t0 = time.perf_counter()
+        float(method.iteration(syn, it))
+        times.append(time.perf_counter() - t0)
+    synset = random_real_set(pool, 1, 0, dataset)
+    protocol = protocol_for("dsa", spec.name, flip_ok=True)
+    kernels_eval = Kernels.for_mode("auto", True, resolve_micro_batch(None, device))
+    evaluate_synset(synset, dataset.test.images, dataset.test.labels, dataset.normalize, models=["convnet"], num_eval=1,
+                    protocol=protocol.__class__(**{**protocol.__dict__, "epochs": 5}), seed=99, device=device,
+                    kernels=kernels_eval)  # warm-up
+    t0 = time.perf_counter()
+    evaluate_synset(synset, dataset.test.images, dataset.test.labels, dataset.normalize, models=["convnet"], num_eval=1,
+                    protocol=protocol, seed=98, device=device, kernels=kernels_eval)
+    return statistics.median(times), time.perf_counter() - t0
+
+
+def curve(run: RunDir, final_iteration: int) -> list[dict]:
+    """Per evaluation point: iteration, condensation seconds so far, mean, std, networks; and the
+    seconds spent evaluating the final set."""
+    seconds = {}
+    total = 0.0
+    for r in run.read_metrics():
+        if "loss" in r:
+            total += r["seconds"]
+            seconds[r["iteration"]] = total
+    seconds[0] = 0.0
+    points: dict[int, dict[int, dict]] = {}
+    for r in run.read_evaluations():
+        if r["set"] == "synset":
+            points.setdefault(r["iteration"], {})[r["index"]] = r
+    rows = []
+    for it, nets in sorted(points.items()):
+        accs = [n["accuracy"] for n in nets.values()]
+        mean = sum(accs) / len(accs)
+        std = (sum((a - mean) ** 2 for a in accs) / len(accs)) ** 0.5
+        rows.append({"iteration": it, "condense_seconds": seconds.get(it), "mean": mean, "std": std, "networks": len(accs),
+                     "eval_seconds": sum(n.get("seconds") or 0.0 for n in nets.values()), "final": it == final_iteration})
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--preset", default="fast")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a DistillConfig field")
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--eval-every", type=int, default=50)
+    parser.add_argument("--num-eval", type=int, default=5)
+    parser.add_argument("--paper-iterations", type=int, default=3, help="paper-preset iterations timed (median)")
+    parser.add_argument("--label", default=None, help="name of this configuration in the CSV (default: the preset)")
+    parser.add_argument("--out", type=Path, default=Path("runs/time_to_accuracy"))
+    parser.add_argument("--skip-paper", action="store_true", help="do not time the paper preset (no ratio printed)")
+    args = parser.parse_args()
+    if args.num_eval < 5:
+        parser.error("the paper's protocol here needs --num-eval 5 or more")
+
+    overrides = {}
+    for item in args.set:
+        key, _, value = item.partition("=")
+        overrides[key.strip()] = _value(value.strip())
+    label = args.label or args.preset + "".join(f"_{k}{v}" for k, v in overrides.items())
+    dataset = load_dataset("fashion-mnist")
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {device}")
+
+    rows = []
+    for seed in (int(s) for s in args.seeds.split(",")):
+        config = DistillConfig(dataset="fashion-mnist", method="dsa", ipc=1, preset=args.preset, seed=seed,
+                               eval_every=args.eval_every, num_eval=args.num_eval, baseline=False, **overrides)
+        out = args.out / label / f"seed{seed}"
+        run = RunDir(out)
+        t0 = time.perf_counter()
+        result = distill(config, out, resume=run.checkpoint_path.exists(), dataset=dataset, progress=False,
+                         log=lambda m: None)
+        points = curve(run, result.config.iterations)
+        final = points[-1]
+        total = final["condense_seconds"] + final["eval_seconds"]
+        print(f"{label} seed {seed}: {100 * final['mean']:.2f} ± {100 * final['std']:.2f}% after "
+              f"{result.config.iterations} iterations; condensation {final['condense_seconds']:.0f} s + evaluation "
+              f"{final['eval_seconds']:.0f} s = {total:.0f} s ({time.perf_counter() - t0:.0f} s in this invocation)")
+        for p in points:
+            rows.append([label, seed, p["iteration"], round(p["condense_seconds"], 1), round(100 * p["mean"], 2),
+                         round(100 * p["std"], 2), p["networks"], round(p["eval_seconds"], 1), total if p["final"] else None])
+    by_seed = {}
+    for r in rows:
+        by_seed.setdefault(r[1], []).append(r)
+    args.out.mkdir(parents=True, exist_ok=True)
+    csv_path = args.out / f"time_to_accuracy_{label}.csv"
+    csv_path.write_text(csv_text(["config", "seed", "iteration", "condense_seconds", "mean", "std", "networks",
+                                  "final_eval_seconds", "total_seconds"], rows))
+
+    vlines = []
+    if not args.skip_paper:
+        t_it, t_net = time_paper_preset(dataset, args.paper_iterations, device)
+        projected = 1000 * t_it + 20 * t_net
+        totals = [r[8] for r in rows if r[8] is not None]
+        mean_total = sum(totals) / len(totals)
+        print(f"paper preset, measured now: {t_it:.2f} s/iteration, {t_net:.1f} s/network -> projected "
+              f"1000 iterations + 20 networks = {projected:.0f} s")
+        print(f"{label}: {mean_total:.0f} s per seed = {mean_total / projected:.3f} x the paper preset "
+              f"(target <= 0.2)")
+        (args.out / f"time_to_accuracy_{label}.json").write_text(json.dumps({
+            "label": label, "paper_seconds_per_iteration": t_it, "paper_seconds_per_network": t_net,
+            "paper_projected_seconds": projected, "preset_seconds_per_seed": totals, "ratio": mean_total / projected,
+        }, indent=2) + "\n")
+        vlines = [("1/5 of the paper preset", projected / 5)]
+    series = [(f"seed {s}", [r[3] for r in rs], [r[4] / 100 for r in rs], [r[5] / 100 for r in rs]) for s, rs in by_seed.items()]
+    png = line_plot(args.out / f"time_to_accuracy_{label}.png", series, xlabel="condensation seconds",
+                    ylabel="test accuracy", title=f"Fashion-MNIST ipc 1, DSA: {label}",
+                    hlines=[("paper 70.6", PAPER_TARGET)], vlines=vlines, percent=True)
+    print(f"wrote {csv_path} and {png}")
+
+
+if __name__ == "__main__":
+    main()
