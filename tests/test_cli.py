@@ -110,3 +110,19 @@ def test_distill_evaluate_show_end_to_end(capsys, toy_npz, tmp_path):
 
     code, _, err = run(capsys, "distill", "--dataset", f"npz:{toy_npz}", "--out", str(out_dir), "--quiet")
     assert code == 2 and "--resume" in err
+
+
+def test_evaluate_prints_and_writes_a_table_per_architecture(capsys, toy_dataset, tmp_path):
+    from condensation.config import DistillConfig
+    from condensation.distill import distill
+
+    distill(DistillConfig(iterations=1, model="convnetw32", batch_real=8, num_eval=0, compile="off"), tmp_path / "run",
+            dataset=toy_dataset, progress=False, log=lambda m: None)
+    code, out, err = run(capsys, "evaluate", str(tmp_path / "run" / "synset.pt"), "--models", "convnetw32,mlp",
+                         "--num-eval", "1", "--epochs", "3", "--compile", "off")
+    assert code == 0, err
+    saved = json.loads((tmp_path / "run" / "synset.evaluation.json").read_text())["accuracy"]
+    table = (tmp_path / "run" / "synset.evaluation.md").read_text()
+    for model in ("convnetw32", "mlp"):
+        cell = f"{100 * saved[model]['mean']:.2f} ± {100 * saved[model]['std']:.2f}%"
+        assert f"| {model} | {cell} | 1 |" in table and f"| {model} | {cell} | 1 |" in out

@@ -58,19 +58,22 @@ def test_unsplit_folder_seeded_split(tmp_path):
     assert len({tuple(r.tolist()) for r in every}) == 16  # a partition: nothing lost or duplicated
 
 
-def test_grayscale_and_resize_to_most_common_size(tmp_path):
+def test_grayscale_and_mixed_sizes(tmp_path):
     rng = np.random.default_rng(0)
     for k in range(3):
         save(tmp_path / "x" / f"{k}.png", rng.integers(0, 256, (8, 8), dtype=np.uint8), "L")
     save(tmp_path / "y" / "0.png", rng.integers(0, 256, (8, 8), dtype=np.uint8), "L")
-    save(tmp_path / "y" / "1.png", rng.integers(0, 256, (4, 6), dtype=np.uint8), "L")  # odd size out
-    with pytest.warns(UserWarning, match="resized 1 of 5"):
-        ds = load_dataset(f"imagefolder:{tmp_path}")
+    odd = tmp_path / "y" / "1.png"
+    save(odd, rng.integers(0, 256, (4, 6), dtype=np.uint8), "L")  # odd size out
+    with pytest.raises(DatasetCorruptError) as e:
+        load_dataset(f"imagefolder:{tmp_path}")
+    msg = str(e.value)
+    assert str(tmp_path / "x" / "0.png") in msg and "8x8" in msg and str(odd) in msg and "6x4" in msg and "--resolution" in msg
+    ds = load_dataset(f"imagefolder:{tmp_path}@8")  # with a resolution every image is resized
     assert ds.spec.channels == 1 and ds.spec.image_size == (8, 8) and len(ds.spec.mean) == 1
-    _SPECS.clear()
+    assert ds.spec.name == f"imagefolder:{tmp_path.resolve()}@8"
     save(tmp_path / "y" / "2.png", rgb(rng, 8, 8))  # one colour image makes the whole set RGB
-    with pytest.warns(UserWarning):
-        assert load_dataset(f"imagefolder:{tmp_path}").spec.channels == 3
+    assert load_dataset(f"imagefolder:{tmp_path}@8").spec.channels == 3
 
 
 def test_imagefolder_errors(tmp_path):

@@ -56,19 +56,30 @@ def check(ds, expected):
 
 
 def test_folder_round_trip_and_cache(tmp_path, data_env, monkeypatch):
+    from condensation.data.readers import _cache
+
+    monkeypatch.setattr(_cache, "MIN_CACHED_BYTES", 0)  # the miniature tree is far below the threshold
     top, expected = build_tree(tmp_path / "data")
     ds = load_dataset("tinyimagenet", data_dir=tmp_path / "data", download=False)
     check(ds, expected)
     assert ds.source == top and ds.spec.num_classes == 200
-    cached = list((data_env / "tinyimagenet").glob("decoded-*.pt"))
+    cached = list((data_env / "tinyimagenet").glob("decoded-*/meta.json"))
     assert len(cached) == 1
-    assert set(torch.load(cached[0], weights_only=True)) >= {"classes", "images_train", "labels_train", "images_val", "labels_val"}
+    assert {p.name for p in cached[0].parent.iterdir()} == {"meta.json", "train.npy", "test.npy", "train_labels.npy", "test_labels.npy"}
 
     def no_decoding(*args, **kwargs):
         raise AssertionError("decoded again despite the cache")
 
-    monkeypatch.setattr(tinyimagenet, "_decode", no_decoding)
-    check(load_dataset("tinyimagenet", data_dir=top, download=False), expected)
+    monkeypatch.setattr(tinyimagenet, "decode_splits", no_decoding)
+    again = load_dataset("tinyimagenet", data_dir=top, download=False)
+    check(again, expected)
+    assert again.train.mapped and again.test.mapped
+
+
+def test_small_tree_is_not_cached(tmp_path, data_env):
+    top, expected = build_tree(tmp_path / "data")
+    check(load_dataset("tinyimagenet", data_dir=tmp_path / "data", download=False), expected)
+    assert not (data_env / "tinyimagenet").exists()
 
 
 def test_zip_round_trip(tmp_path, data_env):
@@ -103,6 +114,23 @@ def test_preprocessed_pt_with_other_class_order(tmp_path, data_env):
     assert [classes[i] for i in ds.train.labels.tolist()] == [shuffled[i] for i in labels.tolist()]
 
 
+def test_preprocessed_pt_is_memory_mapped(tmp_path, data_env):
+    rng = np.random.default_rng(0)
+    images = torch.from_numpy(rng.integers(0, 256, (6, 3, 64, 64), dtype=np.uint8))
+    labels = torch.tensor([0, 1, 2, 3, 4, 5])
+    classes = list(get_spec("tinyimagenet").classes)
+    torch.save({"classes": classes, "images_train": images, "labels_train": labels,
+                "images_val": images[:2].clone(), "labels_val": labels[:2].clone()}, tmp_path / "tinyimagenet.pt")
+    ds = load_dataset("tinyimagenet", data_dir=tmp_path, download=False)
+    assert ds.train.mapped and torch.equal(ds.train.images, images) and ds.train.labels.tolist() == labels.tolist()
+    nhwc = tmp_path / "nhwc"
+    nhwc.mkdir()
+    torch.save({"classes": classes, "images_train": images.permute(0, 2, 3, 1).contiguous(), "labels_train": labels,
+                "images_val": images[:2].permute(0, 2, 3, 1).contiguous(), "labels_val": labels[:2]}, nhwc / "tinyimagenet.pt")
+    ds = load_dataset("tinyimagenet", data_dir=nhwc, download=False)
+    assert not ds.train.mapped and torch.equal(ds.train.images, images)  # permuted: a copy in memory
+
+
 def test_preprocessed_pt_missing_key(tmp_path, data_env):
     torch.save({"classes": [], "images_train": torch.zeros(1)}, tmp_path / "tinyimagenet.pt")
     with pytest.raises(DatasetCorruptError, match="missing key") as e:
@@ -121,7 +149,7 @@ def test_undecodable_image_is_named(tmp_path, data_env):
     bad = top / "val" / "images" / "val_2.JPEG"
     bad.write_bytes(b"not an image")
     msg = _load_error(tmp_path)
-    assert str(bad) in msg and "cannot decode image" in msg
+    assert str(bad) in msg and "cannot decode image" in msg and "remove or replace the file" in msg
 
 
 def test_wrong_image_size_is_named(tmp_path, data_env):

@@ -176,6 +176,7 @@ def test_run_directory_holds_every_file(toy_dataset, tmp_path):
     assert set(res["accuracy"]["convnetw32"]) == {"mean", "std", "runs"}
     assert 0.0 <= res["accuracy"]["convnetw32"]["mean"] <= 1.0
     assert res["iteration"] == 2 and res["seconds"] > 0
+    assert res["memory"]["host_peak_bytes"] > 10 * 2**20  # at least the interpreter and torch
     assert set(res["baseline"]["random_real"]) == {"convnetw32"}
     lines = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["iteration"] for r in lines] == [1, 2] and all({"loss", "seconds"} <= set(r) for r in lines)

@@ -31,6 +31,7 @@ from .devices import device_from_flag
 from .distributed import Context, context, local_device
 from .evaluate import EvalProtocol, evaluate_on, protocol_for, summarize
 from .kernels import Kernels, resolve_micro_batch, should_compile
+from .memory import format_memory, peak_memory
 from .methods import Method, RealPool, SyntheticImages, build_method
 from .models import build_model
 from .rng import make_generator
@@ -69,6 +70,7 @@ class DistillResult:
     out: Path | None = None
     losses: list[float] = field(default_factory=list)  # matching loss of every iteration
     curve: list[dict] = field(default_factory=list)  # {"iteration", "model", "mean", "std"} per evaluation point
+    memory: dict = field(default_factory=dict)  # peak host (and device) memory of the process
 
 
 def initial_images(config: DistillConfig, pool: RealPool, channels: int, image_size: tuple[int, int]) -> torch.Tensor:
@@ -411,6 +413,8 @@ def distill(
         if config.baseline:
             baseline_set = random_real_set(pool, config.ipc, config.seed, dataset)
             result.baseline = evaluator(baseline_set, "random_real", 0, "random real")
+    result.memory = peak_memory(device)
+    say(format_memory(result.memory))
     if run is not None:
         result.curve = curve_from_ledger(run.read_evaluations(), config.eval_models)
         if main:
@@ -469,5 +473,6 @@ def results_json(result: DistillResult) -> dict[str, Any]:
         "num_eval": config.num_eval,
         "eval_models": list(config.eval_models),
         "eval_protocol": config.eval_protocol or config.method,
+        "memory": result.memory,
         "version": __version__,
     }

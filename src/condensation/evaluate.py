@@ -318,6 +318,8 @@ def evaluate_file(
     device: str = "auto",
     data_dir: str | None = None,
     dataset=None,
+    dataset_name: str | None = None,
+    experiment: int | None = None,
     compile: str = "auto",
     micro_batch: int | None = None,
     on_model: Callable[[dict[str, dict]], None] | None = None,
@@ -326,12 +328,22 @@ def evaluate_file(
     """Evaluate a synthetic-set file with the protocol of the method that made it (``protocol``
     "auto"), or the one named (dsa, dc, dm, random). ``models`` may name pools (see
     ``expand_models``; ``S`` is the set's own network without BatchNorm). A set condensed with DSA
-    is evaluated with the strategy it was made with unless ``strategy`` is given."""
+    is evaluated with the strategy it was made with unless ``strategy`` is given.
+
+    ``path`` is any format ``formats.load_sets`` reads; ``dataset_name`` names the dataset of a
+    file that does not say (or overrides the one it names), ``dataset`` is an already loaded
+    ``Dataset`` to test on. An authors' file of several experiments has each evaluated (or the one
+    ``experiment`` picks), every set facing the same networks, and the accuracies pooled over
+    experiments x networks as the paper reports them (each model's entry also lists
+    ``experiments``)."""
     from .data import load_dataset
     from .devices import device_from_flag
+    from .formats import load_sets, pool_experiments, reported_accuracies
 
     log = log or (lambda msg: None)
-    synset = SyntheticSet.load(path)
+    name_or_spec = dataset_name if dataset_name is not None else (dataset.spec if dataset is not None else None)
+    sets = load_sets(path, dataset=name_or_spec, experiment=experiment)
+    synset = sets[0]
     made_with = synset.meta.get("config") if isinstance(synset.meta.get("config"), dict) else {}
     names = expand_models(models, made_with.get("model", "convnet"))  # unknown names fail before any training
     protocol_name = str(protocol).lower()
@@ -341,23 +353,41 @@ def evaluate_file(
     if dataset is None:
         dataset = load_dataset(synset.dataset, data_dir=data_dir)
     spec = dataset.spec
-    check_fits(synset, spec, what=str(path))
+    for s in sets:
+        check_fits(s, spec, what=str(path))
     if tuple(spec.mean) != tuple(synset.mean) or tuple(spec.std) != tuple(synset.std):
         log(f"warning: {path} was normalised with mean/std {synset.mean}/{synset.std}, the dataset uses {spec.mean}/{spec.std}")
+    for model, runs in reported_accuracies(sets).items():
+        r = summarize(runs)
+        log(f"{path} reports {model}: {100 * r['mean']:.2f} ± {100 * r['std']:.2f}% over {len(runs)} networks")
     strategy = strategy if strategy is not None else made_with.get("strategy")
     dsa_mode = made_with.get("dsa_mode", "single")
     dataset = dataset.to(dev)
+    described: set[str] = set()
 
     def protocol_of(model: str) -> EvalProtocol:
         p = protocol_for(
             protocol_name, spec.name, model, strategy=strategy, flip_ok=spec.flip_ok, dsa_mode=dsa_mode, epochs=epochs,
             lr=made_with.get("lr_net", 0.01), batch_size=made_with.get("batch_train", 256),
         )
-        log(f"{model}: {num_eval} networks, {p.epochs} epochs, augmentation {p.augment!r}")
+        if model not in described:
+            described.add(model)
+            log(f"{model}: {num_eval} networks, {p.epochs} epochs, augmentation {p.augment!r}")
         return p
 
-    return evaluate_on(
-        synset, dataset, models=names, num_eval=num_eval, protocol_of=protocol_of, seed=seed, device=dev,
-        compile=compile, micro_batch=micro_batch, on_model=on_model,
-        on_network=lambda m, k, acc, s: log(f"  {m} #{k + 1}/{num_eval}: {100 * acc:.2f}% ({s:.0f}s)"),
-    )
+    def evaluate_one(s: SyntheticSet, on_model_done) -> dict[str, dict]:
+        return evaluate_on(
+            s, dataset, models=names, num_eval=num_eval, protocol_of=protocol_of, seed=seed, device=dev,
+            compile=compile, micro_batch=micro_batch, on_model=on_model_done,
+            on_network=lambda m, k, acc, sec: log(f"  {m} #{k + 1}/{num_eval}: {100 * acc:.2f}% ({sec:.0f}s)"),
+        )
+
+    if len(sets) == 1:
+        return evaluate_one(synset, on_model)
+    experiments = [int(s.meta.get("experiment", i)) for i, s in enumerate(sets)]
+    per_experiment: list[dict[str, dict]] = []
+    for i, s in enumerate(sets):
+        log(f"experiment {experiments[i]} ({i + 1}/{len(sets)})")
+        partial = (lambda r: on_model(pool_experiments([*per_experiment, r], experiments))) if on_model else None
+        per_experiment.append(evaluate_one(s, partial))
+    return pool_experiments(per_experiment, experiments)

@@ -19,7 +19,7 @@ from PIL import Image  # noqa: E402
 
 from .atomic import atomic_write  # noqa: E402
 
-__all__ = ["plot_run", "line_plot", "bar_chart", "paired_bars", "side_by_side"]
+__all__ = ["plot_run", "line_plot", "bar_chart", "paired_bars", "side_by_side", "scatter_plot"]
 
 
 def _save(fig, path: str | os.PathLike) -> Path:
@@ -128,6 +128,30 @@ def paired_bars(
         ax.set_title(title, fontsize=10)
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def scatter_plot(
+    path: str | os.PathLike,
+    groups: Sequence[tuple[str, Sequence[float], Sequence[float]]],
+    *,
+    xlabel: str,
+    ylabel: str,
+    title: str = "",
+    percent: bool = False,
+) -> Path:
+    """Points ``(label, xs, ys)``, one colour per group. ``percent`` multiplies both axes by 100."""
+    k = 100.0 if percent else 1.0
+    fig, ax = plt.subplots(figsize=(5.6, 4.6))
+    for label, xs, ys in groups:
+        ax.scatter([k * v for v in xs], [k * v for v in ys], s=22, alpha=0.8, label=label)
+    ax.set_xlabel(xlabel + (" (%)" if percent else ""))
+    ax.set_ylabel(ylabel + (" (%)" if percent else ""))
+    if title:
+        ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    if any(len(xs) for _, xs, _ in groups):
+        ax.legend(fontsize=8)
     return _save(fig, path)
 
 

@@ -111,13 +111,12 @@ class SyntheticSet:
     @classmethod
     def load(cls, path: str | os.PathLike) -> "SyntheticSet":
         """Read a synthetic-set file; a missing or malformed file raises a one-line error naming it."""
+        from .formats import safe_torch_load  # one-line errors for refused pickles, damaged zips, ...
+
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"no synthetic-set file at {path}")
-        try:
-            d = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as e:  # pickle / zip errors of every kind
-            raise SynsetFormatError(f"{path}: not a readable synthetic-set file ({type(e).__name__}: {e})") from None
+        d = safe_torch_load(path)
         if not isinstance(d, dict):
             raise SynsetFormatError(f"{path}: not a synthetic-set file (holds a {type(d).__name__}, not a dict)")
         try:

@@ -17,11 +17,18 @@ from .. import __version__
 __all__ = ["main", "build_parser", "COMMAND_MODULES"]
 
 # Subcommand modules, in the order ``condense --help`` lists them.
-COMMAND_MODULES = ("info", "distill", "evaluate", "show", "ablate", "reproduce")
+COMMAND_MODULES = ("info", "distill", "coreset", "evaluate", "show", "export", "ablate", "reproduce", "report")
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a bad flag is one line on stderr (no usage block), naming the fix."""
+
+    def error(self, message: str):  # noqa: D401 - argparse's hook
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="condense",
         description=(
             "Dataset condensation: learn a few synthetic images per class on which a network trained "

@@ -25,6 +25,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         ),
     )
     p.add_argument("--dataset", default="fashion-mnist", help="mnist, fashion-mnist, svhn, cifar10, cifar100, tinyimagenet, imagefolder:PATH or npz:PATH (default: fashion-mnist)")
+    p.add_argument("--resolution", type=positive_int, default=None, metavar="N", help="imagefolder datasets: resize every image to N x N (shorter side to N, centre crop); the same as --dataset imagefolder:PATH@N")
     p.add_argument("--method", default="dsa", choices=METHODS, help="dsa (default), dc or dm")
     p.add_argument("--ipc", type=positive_int, default=1, help="synthetic images per class (default: 1)")
     p.add_argument("--init", default="real", choices=INITS, help="start from random real images or N(0,1) noise (default: real)")
@@ -61,9 +62,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 def config_from_args(args: argparse.Namespace):
     """The ``DistillConfig`` the flags ask for (unset flags stay None: the preset decides)."""
     from ..config import DistillConfig
+    from ..data.specs import with_resolution
 
     return DistillConfig(
-        dataset=args.dataset,
+        dataset=with_resolution(args.dataset, getattr(args, "resolution", None)),
         method=args.method,
         ipc=args.ipc,
         init=args.init,

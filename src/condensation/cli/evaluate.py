@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from .common import add_compile, add_data_dir, add_device, csv_list, err, positive_int
+from .common import add_compile, add_data_dir, add_device, count, csv_list, err, positive_int
 
 PROTOCOLS = ("auto", "dsa", "dc", "dm", "random")
 
@@ -20,18 +20,25 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
             "Train fresh networks on a synthetic-set file and test them on the real test set of its dataset. "
             "--models takes network names or a pool: paper/M (MLP, ConvNet, LeNet, AlexNet, VGG11, ResNet18), "
             "S (the condensation network without BatchNorm), SS (itself), B (BatchNorm nets), W (widths), "
-            "D (depths), A (activations), N (normalisations), P (poolings)."
+            "D (depths), A (activations), N (normalisations), P (poolings). FILE may be our synset.pt, the authors' "
+            "res_METHOD_DATASET_MODEL_Nipc.pt (every experiment evaluated and pooled unless --experiment), an image "
+            "tensor .pt with its labels .pt beside it, a folder with one sub-folder of PNGs per class, or an .npz "
+            "from condense export; a tensor file and a PNG folder need --dataset."
         ),
     )
-    p.add_argument("file", type=Path, help="a synthetic-set file (synset.pt)")
+    p.add_argument("file", type=Path, help="a synthetic set (synset.pt, res_*.pt, images .pt + labels .pt, a PNG folder, .npz)")
+    p.add_argument("--dataset", default=None, metavar="NAME", help="dataset of a file that does not say (tensors, image folder); overrides the file's")
+    p.add_argument("--resolution", type=positive_int, default=None, metavar="N", help="with --dataset imagefolder:PATH: resize its images to N x N (the same as imagefolder:PATH@N)")
+    p.add_argument("--experiment", type=count, default=None, metavar="K", help="evaluate only this experiment of an authors' file (default: all, pooled)")
     p.add_argument("--models", type=csv_list, default=("S",), help="comma-separated networks or pools (default: S, the set's own network without BatchNorm)")
     p.add_argument("--num-eval", type=positive_int, default=5, help="networks per model (default 5)")
     p.add_argument("--epochs", type=positive_int, default=None, help="training epochs (default: the protocol's, 1000 for DSA)")
     p.add_argument("--protocol", default="auto", choices=PROTOCOLS, help="auto (the file's method), dsa (DSA augmentation, 1000 epochs) or dc (DC's rule)")
     p.add_argument("--strategy", default=None, help="DSA strategy for the dsa protocol (default: the one the set was made with, else the dataset's)")
     p.add_argument("--seed", type=int, default=0, help="seed of the networks' initialisation and training (default 0)")
-    p.add_argument("--json", type=Path, default=None, help="also write the results to this JSON file")
-    p.add_argument("--table", type=Path, default=None, help="also write a markdown table (mean ± std per architecture)")
+    p.add_argument("--json", type=Path, default=None, help="results as JSON, rewritten after every model (default: FILE's stem + .evaluation.json beside FILE)")
+    p.add_argument("--table", type=Path, default=None, help="markdown table of mean ± std per architecture (default: FILE's stem + .evaluation.md beside FILE)")
+    p.add_argument("--no-write", action="store_true", help="print only; write neither the JSON nor the table")
     add_compile(p)
     add_device(p)
     add_data_dir(p)
@@ -40,12 +47,27 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..atomic import atomic_write_text
+    from ..data.specs import with_resolution
     from ..evaluate import evaluate_file
     from ..tables import accuracy_table, format_accuracy
 
-    def save(results: dict) -> None:  # after every network, so a long evaluation keeps what it has
+    stem = args.file.name if args.file.is_dir() else args.file.stem
+    explicit = {"json": args.json is not None, "table": args.table is not None}
+    if not args.no_write:
+        args.json = args.json or args.file.parent / f"{stem}.evaluation.json"
+        args.table = args.table or args.file.parent / f"{stem}.evaluation.md"
+
+    def write(kind: str, path: Path, text: str) -> None:
+        try:
+            atomic_write_text(path, text)
+        except OSError as e:
+            if explicit[kind]:
+                raise
+            err(f"warning: could not write {path} ({e.strerror or e}); pass --{kind} PATH to write it elsewhere")
+
+    def save(results: dict) -> None:  # after every model, so a long evaluation keeps what it has
         if args.json is not None:
-            atomic_write_text(args.json, json.dumps({"accuracy": results, "file": str(args.file)}, indent=2) + "\n")
+            write("json", args.json, json.dumps({"accuracy": results, "file": str(args.file)}, indent=2) + "\n")
 
     results = evaluate_file(
         args.file,
@@ -57,6 +79,8 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         device=args.device,
         data_dir=args.data_dir,
+        dataset_name=with_resolution(args.dataset, args.resolution),
+        experiment=args.experiment,
         compile=args.compile,
         micro_batch=args.micro_batch,
         on_model=save,
@@ -64,8 +88,12 @@ def run(args: argparse.Namespace) -> int:
     )
     save(results)
     for model, r in results.items():
-        print(f"{model}: {format_accuracy(r)} over {len(r['runs'])} networks")
+        experiments = r.get("experiments") or []
+        pooled = f" ({len(experiments)} experiments x {len(experiments[0]['runs'])})" if len(experiments) > 1 else ""
+        print(f"{model}: {format_accuracy(r)} over {len(r['runs'])} networks{pooled}")
+    if len(results) > 1:
+        print(accuracy_table(results))
     if args.table is not None:
-        atomic_write_text(args.table, accuracy_table(results) + "\n")
-        print(f"wrote {args.table}", file=sys.stderr)
+        write("table", args.table, f"# {args.file}\n\n" + accuracy_table(results) + "\n")
+        print(f"wrote {args.table} and {args.json}", file=sys.stderr)
     return 0

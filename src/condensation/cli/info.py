@@ -28,6 +28,11 @@ def run_datasets(args: argparse.Namespace) -> int:
             print(f"{name:<14} {shape:<26} found: {found}")
         else:
             print(f"{name:<14} {shape:<26} missing: {missing_hint(name)}")
+    print(
+        "also: imagefolder:PATH (one sub-folder of images per class, or PATH/train/ and PATH/test/; "
+        "imagefolder:PATH@N or --resolution N resizes every image to N x N), "
+        "npz:PATH (uint8 x_train, y_train, x_test, y_test; optional classes: names in label order)"
+    )
     return 0
 
 

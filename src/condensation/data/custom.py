@@ -1,8 +1,10 @@
 """User datasets: ``imagefolder:PATH`` and ``npz:PATH``, whose spec is computed from the data.
 
 Shape and classes come from the files; mean/std are the training split's per-channel pixel
-statistics (x / 255). Specs are remembered per process (keyed by path and a cheap fingerprint of
-the files), so ``get_spec`` after ``load_dataset`` does not read the data twice.
+statistics (x / 255), computed while decoding (image folders: stored with the decoded cache, so a
+memory-mapped training set is never read whole). Specs are remembered per process (keyed by path,
+resolution and a cheap fingerprint of the files), so ``get_spec`` after ``load_dataset`` does not
+read the data twice.
 """
 
 from __future__ import annotations
@@ -12,12 +14,12 @@ from pathlib import Path
 
 from .errors import DatasetCorruptError, DatasetNotFoundError
 from .readers import RawData, read_image_folder, read_npz
-from .specs import DatasetSpec
+from .specs import DatasetSpec, custom_name
 from .stats import channel_stats
 
 __all__ = ["load_custom", "custom_spec"]
 
-_SPECS: dict[tuple[str, str], tuple[tuple, DatasetSpec]] = {}
+_SPECS: dict[tuple[str, str, int | None], tuple[tuple, DatasetSpec]] = {}
 
 
 def _fingerprint(path: Path) -> tuple:
@@ -42,30 +44,31 @@ def _check_exists(kind: str, path: Path) -> None:
         raise DatasetNotFoundError(f"{kind}:{path}: {path} does not exist (expected {what})", name=f"{kind}:{path}", searched=[path])
 
 
-def load_custom(kind: str, path: Path) -> tuple[DatasetSpec, RawData]:
-    """Read ``imagefolder``/``npz`` data at ``path`` and build its spec."""
+def load_custom(kind: str, path: Path, resolution: int | None = None) -> tuple[DatasetSpec, RawData]:
+    """Read ``imagefolder``/``npz`` data at ``path`` (image folders resized to ``resolution`` if
+    given) and build its spec."""
     _check_exists(kind, path)
-    raw = read_image_folder(path) if kind == "imagefolder" else read_npz(path)
+    raw = read_image_folder(path, resolution=resolution) if kind == "imagefolder" else read_npz(path)
     if raw.train_images.shape[0] == 0:
         raise DatasetCorruptError(path, "no training images")
-    mean, std = channel_stats(raw.train_images)
+    mean, std = raw.stats if raw.stats is not None else channel_stats(raw.train_images)
     std = tuple(s if s > 0 else 1.0 for s in std)  # a constant channel: leave it unscaled
     spec = DatasetSpec(
-        name=f"{kind}:{path}",
+        name=custom_name(kind, path, resolution),
         channels=int(raw.train_images.shape[1]),
         image_size=tuple(raw.train_images.shape[2:]),
         classes=raw.classes or tuple(str(i) for i in range(int(raw.train_labels.max()) + 1)),
         mean=mean,
         std=std,
     )
-    _SPECS[(kind, str(path))] = (_fingerprint(path), spec)
+    _SPECS[(kind, str(path), resolution)] = (_fingerprint(path), spec)
     return spec, raw
 
 
-def custom_spec(kind: str, path: Path) -> DatasetSpec:
-    """The spec of ``kind:path``, reading the data unless this process already did."""
+def custom_spec(kind: str, path: Path, resolution: int | None = None) -> DatasetSpec:
+    """The spec of ``kind:path[@resolution]``, reading the data unless this process already did."""
     _check_exists(kind, path)
-    known = _SPECS.get((kind, str(path)))
+    known = _SPECS.get((kind, str(path), resolution))
     if known is not None and known[0] == _fingerprint(path):
         return known[1]
-    return load_custom(kind, path)[0]
+    return load_custom(kind, path, resolution)[0]

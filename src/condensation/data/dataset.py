@@ -1,4 +1,10 @@
-"""In-memory datasets (uint8 tensors + spec) and ``load_dataset``, which finds, fetches and decodes them."""
+"""Datasets as uint8 tensors + spec, and ``load_dataset``, which finds, fetches and decodes them.
+
+A split read from a decoded cache is memory-mapped (``Split.mapped``): its images are a view of a
+file on disk, and only the rows that are indexed are ever read into memory. Such a training split
+stays on the host when the dataset moves to a GPU (its labels move); ``RealPool`` gathers each
+sampled batch on the host and copies only that batch to the device.
+"""
 
 from __future__ import annotations
 
@@ -15,17 +21,23 @@ from .env import cache_dir
 from .errors import DatasetCorruptError, DatasetNotFoundError
 from .readers import RawData
 from .sources import SOURCES
-from .specs import DatasetSpec, get_spec, parse_name
+from .specs import DatasetSpec, get_spec, parse_name, resolution_of
 
 __all__ = ["Split", "Dataset", "load_dataset"]
 
 
 @dataclass(frozen=True, eq=False)
 class Split:
-    """One split: images uint8 N x C x H x W (contiguous), labels int64 N, on the same device."""
+    """One split: images uint8 N x C x H x W (contiguous), labels int64 N.
+
+    mapped: the images are a memory-mapped view of a decoded cache, always on the host; the labels
+    may then sit on another device (the compute device, see ``device``). Otherwise both tensors
+    are on the same device.
+    """
 
     images: Tensor
     labels: Tensor
+    mapped: bool = False
 
     def __post_init__(self) -> None:
         if self.images.dtype != torch.uint8 or self.images.dim() != 4:
@@ -34,7 +46,9 @@ class Split:
             raise ValueError(f"labels must be an int64 vector, got {self.labels.dtype} {tuple(self.labels.shape)}")
         if self.images.shape[0] != self.labels.shape[0]:
             raise ValueError(f"{self.images.shape[0]} images but {self.labels.shape[0]} labels")
-        if self.images.device != self.labels.device:
+        if self.mapped and self.images.device.type != "cpu":
+            raise ValueError(f"memory-mapped images live on the host, got them on {self.images.device}")
+        if not self.mapped and self.images.device != self.labels.device:
             raise ValueError(f"images on {self.images.device} but labels on {self.labels.device}")
 
     def __len__(self) -> int:
@@ -42,16 +56,21 @@ class Split:
 
     @property
     def device(self) -> torch.device:
-        return self.images.device
+        """Where the labels are, and where gathered images are used (the images' device unless mapped)."""
+        return self.labels.device
 
-    def to(self, device: torch.device | str) -> Split:
-        """A new Split with both tensors on ``device``."""
+    def to(self, device: torch.device | str, keep_mapped: bool = True) -> Split:
+        """A new Split on ``device``. Memory-mapped images stay on the host (only the labels move)
+        unless ``keep_mapped=False``, which copies them whole to a non-CPU ``device``."""
+        device = torch.device(device)
+        if self.mapped and (keep_mapped or device.type == "cpu"):
+            return Split(self.images, self.labels.to(device), mapped=True)
         return Split(self.images.to(device), self.labels.to(device))
 
 
 @dataclass(frozen=True, eq=False)
 class Dataset:
-    """A dataset held in memory: spec, train and test splits, and where the files were read from."""
+    """A dataset: spec, train and test splits, and where the files were read from."""
 
     spec: DatasetSpec
     train: Split
@@ -63,8 +82,10 @@ class Dataset:
         return self.train.device
 
     def to(self, device: torch.device | str) -> Dataset:
-        """A new Dataset with both splits on ``device``."""
-        return Dataset(self.spec, self.train.to(device), self.test.to(device), self.source)
+        """A new Dataset on ``device``. A memory-mapped training split keeps its images on the host
+        (``RealPool`` copies only the sampled batches to the device); the test split, which every
+        evaluation reads whole, moves entirely."""
+        return Dataset(self.spec, self.train.to(device), self.test.to(device, keep_mapped=False), self.source)
 
     def normalize(self, images: Tensor) -> Tensor:
         """uint8 ... x C x H x W -> float32 ``(x/255 - mean) / std`` (see ``DatasetSpec.normalize``)."""
@@ -76,9 +97,10 @@ class Dataset:
 
     def __repr__(self) -> str:
         c, h, w = self.spec.shape
+        mapped = ", memory-mapped" if self.train.mapped else ""
         return (
             f"Dataset({self.spec.name!r}, {c}x{h}x{w}, {self.spec.num_classes} classes, "
-            f"train={len(self.train)}, test={len(self.test)}, device={self.device})"
+            f"train={len(self.train)}, test={len(self.test)}, device={self.device}{mapped})"
         )
 
 
@@ -90,13 +112,20 @@ def _build(spec: DatasetSpec, raw: RawData, source: Path | None) -> Dataset:
             )
         if labels.numel() and int(labels.max()) >= spec.num_classes:
             raise DatasetCorruptError(source or spec.name, f"{split} labels reach {int(labels.max())}, {spec.name} has {spec.num_classes} classes")
-    return Dataset(spec, Split(raw.train_images, raw.train_labels), Split(raw.test_images, raw.test_labels), source)
+    return Dataset(
+        spec,
+        Split(raw.train_images, raw.train_labels, mapped=raw.mapped),
+        Split(raw.test_images, raw.test_labels, mapped=raw.mapped),
+        source,
+    )
 
 
 def load_dataset(name: str | DatasetSpec, data_dir: DataDir = None, download: bool = True) -> Dataset:
-    """Find (or download), decode and return a dataset as uint8 tensors on the CPU.
+    """Find (or download), decode and return a dataset as uint8 tensors on the CPU (memory-mapped
+    when read from a decoded cache).
 
     name: a built-in name or alias (``"fashion-mnist"``, ``"CIFAR10"``, ...), ``imagefolder:PATH``,
+    ``imagefolder:PATH@N`` (every image resized to N x N: shorter side to N, centre crop),
     ``npz:PATH``, or a ``DatasetSpec`` (used as given, e.g. with other mean/std).
     data_dir: a directory or a list of directories searched first (see ``discovery``).
     download: fetch the official files into the cache when nothing is found (never when
@@ -106,9 +135,10 @@ def load_dataset(name: str | DatasetSpec, data_dir: DataDir = None, download: bo
     ``DatasetCorruptError`` (which file, what is wrong) or ``ValueError`` (unknown name).
     """
     spec = name if isinstance(name, DatasetSpec) else None
-    kind, path = parse_name(spec.name if spec is not None else name)
+    text = spec.name if spec is not None else name
+    kind, path = parse_name(text)
     if path is not None:
-        custom, raw = load_custom(kind, path)
+        custom, raw = load_custom(kind, path, resolution_of(text))
         return _build(spec or custom, raw, path)
 
     spec = spec or get_spec(kind)

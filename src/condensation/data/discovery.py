@@ -171,9 +171,11 @@ def how_to_get(source: Source) -> str:
 
 
 def missing_hint(name: str) -> str:
-    """For a built-in dataset: the files expected and how to get them, in one line."""
+    """For a built-in dataset: every accepted form of its files and how to get them, in one line."""
     source = SOURCES[parse_name(name)[0]]
-    return f"expects {source.layouts[0].description}; to get it: {how_to_get(source)}"
+    forms = " | ".join(layout.description for layout in source.layouts)
+    expects = f"expects one of: {forms}" if len(source.layouts) > 1 else f"expects {forms}"
+    return f"{expects}; to get it: {how_to_get(source)}"
 
 
 def download_blocked_reason(download: bool) -> str | None:

@@ -22,11 +22,20 @@ class DatasetNotFoundError(DataError):
         self.name = name
         self.searched = list(searched or [])
 
+    def __reduce__(self):  # picklable, so that decoding processes can raise it
+        return (type(self), (str(self), self.name, self.searched))
+
 
 class DatasetCorruptError(DataError):
-    """A dataset file exists but cannot be used: ``path`` names it, ``problem`` says what is wrong."""
+    """A dataset file exists but cannot be used as it is: ``path`` names it, ``problem`` says what
+    is wrong and ``fix`` (optional) what to do about it; the message is ``"path: problem; fix"``."""
 
-    def __init__(self, path: Path | str, problem: str):
+    def __init__(self, path: Path | str, problem: str, fix: str | None = None):
         self.path = Path(path)
         self.problem = problem
-        super().__init__(f"{path}: {problem}")
+        self.fix = fix
+        self._where = str(path)
+        super().__init__(f"{path}: {problem}" + (f"; {fix}" if fix else ""))
+
+    def __reduce__(self):  # picklable, so that decoding processes can raise it
+        return (type(self), (self._where, self.problem, self.fix))

@@ -23,7 +23,7 @@ from .readers import (
     read_tinyimagenet_pt,
     read_tinyimagenet_tree,
 )
-from .readers.tinyimagenet import decoded_cache_file
+from .readers.tinyimagenet import decoded_cache_dir
 from .specs import DatasetSpec
 
 __all__ = ["Layout", "Resource", "Source", "SOURCES"]
@@ -200,7 +200,7 @@ CIFAR100 = _cifar_source(
 # ---------------------------------------------------------------------------- Tiny ImageNet
 def _tiny_tree(f: dict[str, Path], spec: DatasetSpec) -> RawData:
     source = f["wnids"].parent if "wnids" in f else f["zip"]
-    cache = decoded_cache_file(cache_dir() / "tinyimagenet", source)
+    cache = decoded_cache_dir(cache_dir() / "tinyimagenet", source)
     return read_tinyimagenet_tree(source, spec.classes, cache)
 
 

@@ -2,20 +2,31 @@
 
 The six built-in specs carry the constants of the reference implementation (§6) exactly;
 ``imagefolder:PATH`` and ``npz:PATH`` specs are computed from the data the first time they are
-asked for. ``DatasetSpec.normalize`` / ``denormalize`` are the one implementation of the pixel
+asked for; ``imagefolder:PATH@N`` is the folder with every image resized to N x N (shorter side
+resized to N, centre crop), and that resolution is part of the name. ``DatasetSpec.normalize`` / ``denormalize`` are the one implementation of the pixel
 mapping (``Dataset`` delegates to them).
 """
 
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch import Tensor
 
-__all__ = ["DatasetSpec", "get_spec", "list_datasets", "parse_name", "CUSTOM_KINDS"]
+__all__ = [
+    "DatasetSpec",
+    "get_spec",
+    "list_datasets",
+    "parse_name",
+    "resolution_of",
+    "custom_name",
+    "with_resolution",
+    "CUSTOM_KINDS",
+]
 
 CUSTOM_KINDS = ("imagefolder", "npz")
 
@@ -186,28 +197,79 @@ def list_datasets() -> list[str]:
     return list(_BUILTIN)
 
 
+_AT_RESOLUTION = re.compile(r"(?s)(.*\S)@(\d+)")  # "imagefolder:PATH@64"
+
+
+def _split_resolution(text: str) -> tuple[str, int | None]:
+    """``"imagefolder:PATH@64"`` -> ``("imagefolder:PATH", 64)``; a name without ``@N`` -> ``(name, None)``."""
+    m = _AT_RESOLUTION.fullmatch(text)
+    if m is None:
+        return text, None
+    return m.group(1), int(m.group(2))
+
+
 def parse_name(name: str) -> tuple[str, Path | None]:
     """``(canonical_name, None)`` for a built-in dataset, ``(kind, absolute_path)`` for ``imagefolder:PATH``
-    / ``npz:PATH``. Raises ``ValueError`` listing the valid names for anything else."""
+    (optionally ``@N``, see ``resolution_of``) / ``npz:PATH``. Raises ``ValueError`` listing the valid
+    names for anything else."""
     text = str(name).strip()
-    kind, sep, rest = text.partition(":")
-    if sep and kind.strip().lower() in CUSTOM_KINDS:
+    body, resolution = _split_resolution(text)
+    kind, sep, rest = body.partition(":")
+    kind = kind.strip().lower()
+    if sep and kind in CUSTOM_KINDS:
         if not rest.strip():
-            raise ValueError(f"{text!r}: give a path after '{kind.strip().lower()}:'")
-        return kind.strip().lower(), Path(rest.strip()).expanduser().resolve()
-    canonical = _ALIASES.get(_squash(text))
+            raise ValueError(f"{text!r}: give a path after '{kind}:'")
+        if resolution is not None and kind != "imagefolder":
+            raise ValueError(f"{text!r}: a resolution (@N, --resolution) applies to imagefolder:PATH only; resize the arrays before saving the .npz")
+        if resolution is not None and resolution < 1:
+            raise ValueError(f"{text!r}: the resolution must be a positive number of pixels, e.g. @64")
+        return kind, Path(rest.strip()).expanduser().resolve()
+    canonical = _ALIASES.get(_squash(body if resolution is not None else text))
+    if canonical is not None and resolution is not None:
+        raise ValueError(f"{text!r}: a resolution (@N, --resolution) applies to imagefolder:PATH only; {canonical} has a fixed size")
     if canonical is None:
         raise ValueError(
             f"unknown dataset {text!r}; valid names: {', '.join(list_datasets())}, "
-            "or imagefolder:PATH (one sub-folder of images per class) or npz:PATH (x_train, y_train, x_test, y_test)"
+            "or imagefolder:PATH (one sub-folder of images per class; imagefolder:PATH@N resizes them to N x N) "
+            "or npz:PATH (x_train, y_train, x_test, y_test)"
         )
     return canonical, None
+
+
+def resolution_of(name: str) -> int | None:
+    """The ``N`` of ``imagefolder:PATH@N`` (images resized to N x N), or None (images used at their size)."""
+    parse_name(name)  # validates
+    return _split_resolution(str(name).strip())[1]
+
+
+def custom_name(kind: str, path: Path, resolution: int | None = None) -> str:
+    """The canonical name of a user dataset, which ``parse_name`` reads back: ``kind:PATH[@N]``."""
+    text = f"{kind}:{path}"
+    if resolution is None and _AT_RESOLUTION.fullmatch(text):
+        text += "/"  # a folder whose own name ends in "@digits": not a resolution
+    return text if resolution is None else f"{text}@{int(resolution)}"
+
+
+def with_resolution(name: str | None, resolution: int | None) -> str | None:
+    """``name`` with its images resized to ``resolution`` (``--resolution``): ``imagefolder:PATH@N``.
+
+    ``resolution=None`` returns ``name`` unchanged; any other dataset (or none) raises ``ValueError``."""
+    if resolution is None:
+        return name
+    if name is None:
+        raise ValueError("--resolution needs --dataset imagefolder:PATH (the image folder to resize)")
+    kind, path = parse_name(name)
+    if kind != "imagefolder":
+        raise ValueError(f"--resolution applies to imagefolder:PATH datasets only, not {name!r}")
+    if resolution < 1:
+        raise ValueError(f"--resolution must be a positive number of pixels, got {resolution}")
+    return custom_name(kind, path, resolution)
 
 
 def get_spec(name: str | DatasetSpec) -> DatasetSpec:
     """The spec of a dataset by name (case-insensitive, aliases accepted), or ``name`` itself if a spec.
 
-    For ``imagefolder:PATH`` / ``npz:PATH`` this reads the data once per process to compute the
+    For ``imagefolder:PATH[@N]`` / ``npz:PATH`` this reads the data once per process to compute the
     shape, classes and mean/std (``DatasetNotFoundError`` / ``DatasetCorruptError`` if it cannot).
     """
     if isinstance(name, DatasetSpec):
@@ -217,4 +279,4 @@ def get_spec(name: str | DatasetSpec) -> DatasetSpec:
         return _BUILTIN[kind]
     from .custom import custom_spec
 
-    return custom_spec(kind, path)
+    return custom_spec(kind, path, resolution_of(name))

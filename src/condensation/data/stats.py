@@ -2,10 +2,30 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["channel_stats"]
+__all__ = ["channel_stats", "channel_histograms", "stats_from_histograms"]
+
+
+def channel_histograms(images: np.ndarray) -> np.ndarray:
+    """Per-channel value counts of uint8 images N x C x H x W: int64 C x 256 (to be summed over chunks)."""
+    return np.stack([np.bincount(images[:, c].reshape(-1), minlength=256) for c in range(images.shape[1])]).astype(np.int64)
+
+
+def stats_from_histograms(hists: np.ndarray | Tensor) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """(mean, std) per channel on the 0..1 scale from C x 256 value counts (population std, float64)."""
+    hists = torch.as_tensor(np.asarray(hists)).to(torch.float64)
+    values = torch.arange(256, dtype=torch.float64) / 255.0
+    means, stds = [], []
+    for hist in hists:
+        n = hist.sum()
+        mean = (hist * values).sum() / n
+        var = (hist * (values - mean) ** 2).sum() / n
+        means.append(float(mean))
+        stds.append(float(var.sqrt()))
+    return tuple(means), tuple(stds)
 
 
 def channel_stats(images: Tensor) -> tuple[tuple[float, ...], tuple[float, ...]]:
@@ -18,13 +38,5 @@ def channel_stats(images: Tensor) -> tuple[tuple[float, ...], tuple[float, ...]]
         raise ValueError(f"expected uint8 N x C x H x W images, got {images.dtype} {tuple(images.shape)}")
     if images.shape[0] == 0:
         raise ValueError("no images")
-    values = torch.arange(256, dtype=torch.float64) / 255.0
-    means, stds = [], []
-    for c in range(images.shape[1]):
-        hist = torch.bincount(images[:, c].reshape(-1), minlength=256).to(torch.float64).cpu()
-        n = hist.sum()
-        mean = (hist * values).sum() / n
-        var = (hist * (values - mean) ** 2).sum() / n
-        means.append(float(mean))
-        stds.append(float(var.sqrt()))
-    return tuple(means), tuple(stds)
+    hists = torch.stack([torch.bincount(images[:, c].reshape(-1), minlength=256).cpu() for c in range(images.shape[1])])
+    return stats_from_histograms(hists)

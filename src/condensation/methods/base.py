@@ -27,10 +27,12 @@ ClassLoss = Callable[[int, Tensor], Tensor]
 
 
 class RealPool:
-    """The real training images (uint8 on the device) with a per-class sampler.
+    """The real training images (uint8) with a per-class sampler.
 
-    images: N x C x H x W uint8; labels: N int64 (same device). Sampling draws on a CPU generator,
-    so a seed picks the same images on every device.
+    images: N x C x H x W uint8, on the compute device, or on the host while ``labels`` are on the
+    compute device (a memory-mapped training set: each sampled batch is gathered on the host, so
+    only its rows are read, and only the batch is copied to the device); labels: N int64.
+    Sampling draws on a CPU generator, so a seed picks the same images on every device.
     """
 
     def __init__(self, images: Tensor, labels: Tensor, num_classes: int, normalize: Callable[[Tensor], Tensor]):
@@ -52,10 +54,14 @@ class RealPool:
 
     @property
     def device(self) -> torch.device:
-        return self.images.device
+        """The compute device: the images', or the labels' when the images stay on the host."""
+        return self.labels.device if self.images.device.type == "cpu" else self.images.device
 
     def _gather(self, idx: Tensor) -> Tensor:
-        return self.normalize(self.images[to_device(idx, self.device)])
+        """Rows ``idx`` (CPU indices) of the images, normalised, on the compute device."""
+        if self.images.device == self.device:
+            return self.normalize(self.images[to_device(idx, self.device)])
+        return self.normalize(to_device(self.images[idx.to(self.images.device)], self.device))
 
     def class_batch(self, c: int, n: int, generator: torch.Generator) -> Tensor:
         """``n`` distinct random images of class ``c`` (all of them if the class is smaller), normalised."""

@@ -19,6 +19,9 @@ class RawData:
     """Decoded train and test splits: images uint8 N x C x H x W (contiguous), labels int64 N.
 
     ``classes`` is set by readers whose files carry class names (image folders, npz, TinyImageNet .pt).
+    ``mapped``: the image tensors are views of memory-mapped files (a decoded cache), read only
+    where indexed. ``stats``: the training images' per-channel (mean, std) when the reader computed
+    them while decoding (so that nobody has to read every image again).
     """
 
     train_images: Tensor
@@ -26,6 +29,8 @@ class RawData:
     test_images: Tensor
     test_labels: Tensor
     classes: tuple[str, ...] | None = None
+    mapped: bool = False
+    stats: tuple[tuple[float, ...], tuple[float, ...]] | None = None
 
 
 def to_nchw_tensor(array: np.ndarray, layout: str) -> Tensor:
@@ -53,16 +58,16 @@ def to_label_tensor(labels: np.ndarray | list, path: Path | str, num_classes: in
     if arr.ndim == 2 and 1 in arr.shape:
         arr = arr.reshape(-1)
     if arr.ndim != 1:
-        raise DatasetCorruptError(path, f"labels must be a vector, got shape {arr.shape}")
+        raise DatasetCorruptError(path, f"labels must be a vector, got shape {arr.shape}", "store one class index per image")
     if arr.size and not np.issubdtype(arr.dtype, np.integer):
         if not np.issubdtype(arr.dtype, np.floating) or not np.all(arr == np.round(arr)):
-            raise DatasetCorruptError(path, f"labels must be integers, got dtype {arr.dtype}")
+            raise DatasetCorruptError(path, f"labels must be integers, got dtype {arr.dtype}", "store class indices, e.g. y.astype(np.int64)")
     t = torch.from_numpy(arr.astype(np.int64, copy=True))
     if t.numel():
         lo, hi = int(t.min()), int(t.max())
         if lo < 0 or (num_classes is not None and hi >= num_classes):
             limit = f"[0, {num_classes})" if num_classes is not None else ">= 0"
-            raise DatasetCorruptError(path, f"label values range over [{lo}, {hi}], expected {limit}")
+            raise DatasetCorruptError(path, f"label values range over [{lo}, {hi}], expected {limit}", "number the classes 0, 1, ..., K-1")
     return t
 
 
@@ -70,4 +75,4 @@ def check_pair(images: Tensor, labels: Tensor, images_path: Path | str, labels_p
     """Image and label counts of one split must agree."""
     if images.shape[0] != labels.shape[0]:
         where = str(images_path) if str(images_path) == str(labels_path) else f"{images_path} / {labels_path}"
-        raise DatasetCorruptError(where, f"{images.shape[0]} images but {labels.shape[0]} labels")
+        raise DatasetCorruptError(where, f"{images.shape[0]} images but {labels.shape[0]} labels", "store one label per image")

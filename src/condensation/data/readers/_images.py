@@ -1,4 +1,5 @@
-"""Decoding many small image files with Pillow into one uint8 array, in a thread pool.
+"""Decoding a few image files with Pillow into one uint8 array, in a thread pool (synthetic-set
+folders; datasets are decoded in processes by ``_decode``).
 
 Pillow releases the GIL while decoding, so threads give a near-linear speed-up; the loop is over
 files (each file is one sample), never over pixels.
@@ -9,7 +10,6 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from ..errors import DatasetCorruptError
 
-__all__ = ["IMAGE_EXTENSIONS", "GRAY_MODES", "is_image_name", "probe_images", "decode_images", "workers"]
+__all__ = ["IMAGE_EXTENSIONS", "GRAY_MODES", "is_image_name", "decode_images", "workers"]
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pbm"})
 # Pillow modes that hold a single intensity channel (alpha, if any, is dropped).
@@ -38,23 +38,6 @@ def workers() -> int:
 def _chunks(count: int, n: int) -> list[range]:
     step = max(1, -(-count // (n * 4)))
     return [range(i, min(i + step, count)) for i in range(0, count, step)]
-
-
-def probe_images(paths: list[Path]) -> list[tuple[str, tuple[int, int]]]:
-    """(Pillow mode, (H, W)) of each image, from its header only."""
-    from PIL import Image
-
-    def probe(path: Path) -> tuple[str, tuple[int, int]]:
-        try:
-            with Image.open(path) as img:
-                return img.mode, (img.height, img.width)
-        except Exception as e:  # UnidentifiedImageError, OSError, SyntaxError, ...
-            raise DatasetCorruptError(path, f"not a readable image ({type(e).__name__}: {e})") from e
-
-    if len(paths) < 64:
-        return [probe(p) for p in paths]
-    with ThreadPoolExecutor(workers()) as pool:
-        return list(pool.map(probe, paths, chunksize=256))
 
 
 def decode_images(

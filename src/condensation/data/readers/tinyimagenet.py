@@ -2,33 +2,29 @@
 
 Folder layout: ``wnids.txt``, ``train/<wnid>/images/*.JPEG`` (500 per class) and
 ``val/images/*.JPEG`` labelled by ``val/val_annotations.txt``; the val split is the test split.
-Labels index the spec's sorted wnids. Decoding 110k JPEGs takes a while, so the decoded tensors
-are cached as a ``.pt`` (same keys as the reference's ``tinyimagenet.pt``: ``classes``,
-``images_train``, ``labels_train``, ``images_val``, ``labels_val``) and reused while the source is
-unchanged.
+Labels index the spec's sorted wnids. The 110k JPEGs are decoded once, in a pool of processes,
+into a decoded cache (``_cache``: uint8 arrays memory-mapped when reused), reused while the source
+is unchanged. A preprocessed ``.pt`` saved by ``torch.save`` (zip format) is memory-mapped too.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 import threading
-import warnings
 import zipfile
 from pathlib import Path, PurePosixPath
 
 import numpy as np
 import torch
 
-from .._files import atomic_torch_save
 from ..errors import DatasetCorruptError
+from ._cache import decode_splits, open_cache
 from ._common import RawData, check_pair, to_label_tensor
-from ._images import decode_images, is_image_name
+from ._decode import Ref, Target
+from ._images import is_image_name
 
-__all__ = ["read_tinyimagenet_pt", "read_tinyimagenet_tree", "decoded_cache_file"]
-
-_CACHE_FORMAT = "condensation-tinyimagenet-v1"
+__all__ = ["read_tinyimagenet_pt", "read_tinyimagenet_tree", "decoded_cache_dir"]
 
 
 # ---------------------------------------------------------------------------- preprocessed .pt
@@ -50,10 +46,22 @@ def read_tinyimagenet_pt(path: Path, classes: tuple[str, ...]) -> RawData:
     """
     path = Path(path)
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # truncated zip, bad pickle, disallowed globals, ...
-        raise DatasetCorruptError(path, f"not a readable torch file ({type(e).__name__}: {e})") from e
-    return _from_dict(obj, path, classes)
+        obj = torch.load(path, map_location="cpu", weights_only=True, mmap=True)  # read where indexed
+        mapped = True
+    except Exception:  # the legacy (non-zip) format cannot be mapped
+        try:
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+            mapped = False
+        except Exception as e:  # truncated zip, bad pickle, disallowed globals, ...
+            raise DatasetCorruptError(path, f"not a readable torch file ({type(e).__name__}: {e})") from e
+    raw = _from_dict(obj, path, classes)
+    if mapped and isinstance(obj, dict):
+        # mapped only if the images needed no copy (already N x 3 x 64 x 64, contiguous)
+        raw.mapped = all(
+            isinstance(obj[k], torch.Tensor) and obj[k].data_ptr() == t.data_ptr()
+            for k, t in (("images_train", raw.train_images), ("images_val", raw.test_images))
+        )
+    return raw
 
 
 def _from_dict(obj: object, path: Path, classes: tuple[str, ...]) -> RawData:
@@ -109,6 +117,10 @@ class _Tree:
         if self._zip is not None:
             self._zip.close()
 
+    def ref(self, rel: str) -> Ref:
+        """The file or zip member at ``rel``, for the decoding processes."""
+        return (str(self.source), self._prefix + rel) if self._zip is not None else str(self.source / rel)
+
     def describe(self, rel: str) -> str:
         return f"{self.source} (member {self._prefix}{rel})" if self._zip is not None else str(self.source / rel)
 
@@ -136,13 +148,6 @@ class _Tree:
         if not files:
             raise DatasetCorruptError(self.describe(rel_dir), "no images in this folder")
         return files
-
-    def open_image(self, rel: str):
-        from PIL import Image
-
-        if self._zip is not None:
-            return Image.open(io.BytesIO(self.read(rel)))
-        return Image.open(self.source / rel)
 
 
 def _index(tree: _Tree, classes: tuple[str, ...]) -> tuple[list[str], list[int], list[str], list[int]]:
@@ -173,18 +178,6 @@ def _index(tree: _Tree, classes: tuple[str, ...]) -> tuple[list[str], list[int],
     return train_files, train_labels, val_files, val_labels
 
 
-def _decode(tree: _Tree, files: list[str], split: str) -> torch.Tensor:
-    arr = decode_images(
-        len(files),
-        lambda i: tree.open_image(files[i]),
-        lambda i: tree.describe(files[i]),
-        size=(64, 64),
-        mode="RGB",
-        desc=f"decoding Tiny ImageNet {split}",
-    )
-    return torch.from_numpy(arr).permute(0, 3, 1, 2).contiguous()
-
-
 def _signature(source: Path) -> list:
     """Cheap fingerprint of the source: size and mtime of the files that define it."""
     files = [source] if source.is_file() else [source / "wnids.txt", source / "val" / "val_annotations.txt"]
@@ -195,45 +188,30 @@ def _signature(source: Path) -> list:
     return sig
 
 
-def decoded_cache_file(cache_dir: Path, source: Path) -> Path:
-    """Where the decoded tensors of ``source`` are cached."""
+def decoded_cache_dir(cache_dir: Path, source: Path) -> Path:
+    """Where the decoded images of ``source`` are cached."""
     key = hashlib.sha1(str(source.resolve()).encode()).hexdigest()[:16]
-    return cache_dir / f"decoded-{key}.pt"
+    return cache_dir / f"decoded-{key}"
 
 
-def read_tinyimagenet_tree(source: Path, classes: tuple[str, ...], cache_file: Path | None = None) -> RawData:
-    """The ``tiny-imagenet-200`` folder or zip -> RawData (val as test), cached in ``cache_file``."""
+def read_tinyimagenet_tree(source: Path, classes: tuple[str, ...], cache: Path | None = None, *, workers: int | None = None) -> RawData:
+    """The ``tiny-imagenet-200`` folder or zip -> RawData (val as test), cached in the directory ``cache``."""
     source = Path(source)
     signature = _signature(source)
-    if cache_file is not None and cache_file.is_file():
-        try:
-            obj = torch.load(cache_file, map_location="cpu", weights_only=True)
-            if obj.get("format") == _CACHE_FORMAT and obj.get("signature") == signature:
-                return _from_dict(obj, cache_file, classes)
-        except Exception as e:  # a damaged cache is rebuilt, never fatal
-            warnings.warn(f"ignoring the unreadable Tiny ImageNet cache {cache_file}: {e}", stacklevel=2)
+    if cache is not None:
+        cached = open_cache(cache, signature)
+        if cached is not None and cached.classes == tuple(classes):
+            return cached
     tree = _Tree(source)
     try:
         train_files, train_labels, val_files, val_labels = _index(tree, classes)
-        images_train = _decode(tree, train_files, "train")
-        images_val = _decode(tree, val_files, "val")
     finally:
         tree.close()
-    labels_train = to_label_tensor(np.asarray(train_labels, dtype=np.int64), source, len(classes))
-    labels_val = to_label_tensor(np.asarray(val_labels, dtype=np.int64), source, len(classes))
-    check_pair(images_train, labels_train, source, source)
-    if cache_file is not None:
-        payload = {
-            "format": _CACHE_FORMAT,
-            "signature": signature,
-            "classes": list(classes),
-            "images_train": images_train,
-            "labels_train": labels_train,
-            "images_val": images_val,
-            "labels_val": labels_val,
-        }
-        try:
-            atomic_torch_save(payload, cache_file)
-        except OSError as e:
-            warnings.warn(f"could not cache the decoded Tiny ImageNet in {cache_file}: {e}", stacklevel=2)
-    return RawData(images_train, labels_train, images_val, labels_val)
+    labels = {
+        "train": to_label_tensor(np.asarray(train_labels, dtype=np.int64), source, len(classes)).numpy(),
+        "test": to_label_tensor(np.asarray(val_labels, dtype=np.int64), source, len(classes)).numpy(),
+    }
+    refs = {"train": [tree.ref(f) for f in train_files], "test": [tree.ref(f) for f in val_files]}
+    raw = decode_splits(refs, labels, Target("RGB", (64, 64)), classes, cache, signature, what="Tiny ImageNet", workers=workers)
+    check_pair(raw.train_images, raw.train_labels, source, source)
+    return raw
