@@ -290,15 +290,17 @@ def distill(
     resume: bool = False,
     overwrite: bool = False,
     dataset: Dataset | None = None,
-    progress: bool = True,
+    progress: bool | str = True,
     log: Callable[[str], None] | None = None,
 ) -> DistillResult:
     """Condense ``config.dataset`` as ``config`` says; write the run into ``out`` if given.
 
     ``dataset`` skips loading (tests, notebooks). ``resume=True`` continues from ``out``'s
     checkpoint (or, for a finished run, its evaluation); ``overwrite=True`` replaces a previous
-    run in ``out``. ``log`` receives progress lines (default: stderr). Raises ``DivergenceError``
-    if the loss or the images become NaN/inf (the last good checkpoint and ``synset.pt`` stay).
+    run in ``out``. ``progress``: True = a progress bar on a terminal, else about 20 log lines;
+    "bar" / "lines" force one; False = no per-iteration output. ``log`` receives progress lines
+    (default: stderr). Raises ``DivergenceError`` if the loss or the images become NaN/inf (the
+    last good checkpoint and ``synset.pt`` stay).
     """
     p = prepare(config, out, resume=resume, overwrite=overwrite, dataset=dataset)
     config, dataset, pool, device, run, state, dist = p.config, p.dataset, p.pool, p.device, p.run, p.state, p.dist
@@ -363,9 +365,11 @@ def distill(
     if run is not None and main and start == 0 and config.iterations > 0:
         save_grid(snapshot(0), run.grid_path(0))
 
+    if progress is True:
+        progress = "bar" if sys.stderr.isatty() else "lines"
     bar = tqdm(
         range(start, config.iterations), initial=start, total=config.iterations,
-        desc=f"{config.method} {spec.name} ipc={config.ipc}", unit="it", disable=not (progress and main),
+        desc=f"{config.method} {spec.name} ipc={config.ipc}", unit="it", disable=not (progress == "bar" and main),
         dynamic_ncols=True, file=sys.stderr,
     )
     log_every = max(1, config.iterations // 20)
@@ -383,7 +387,7 @@ def distill(
         elapsed += seconds
         losses.append(loss)
         bar.set_postfix(loss=f"{loss:.4f}", s_per_it=f"{seconds:.1f}")
-        if not (progress and main) and (done % log_every == 0 or done == config.iterations):
+        if progress == "lines" and (done % log_every == 0 or done == config.iterations):
             left = (config.iterations - done) * elapsed / max(1, done - start) if done > start else 0
             say(f"iteration {done}/{config.iterations}: loss {loss:.4f} ({seconds:.1f} s/it, about {left / 60:.0f} min left)")
         if run is not None and main:

@@ -143,8 +143,10 @@ def scatter_plot(
     """Points ``(label, xs, ys)``, one colour per group. ``percent`` multiplies both axes by 100."""
     k = 100.0 if percent else 1.0
     fig, ax = plt.subplots(figsize=(5.6, 4.6))
-    for label, xs, ys in groups:
-        ax.scatter([k * v for v in xs], [k * v for v in ys], s=22, alpha=0.8, label=label)
+    markers = ("o", "s", "^", "D", "v", "P")  # coincident points of two groups stay visible
+    for i, (label, xs, ys) in enumerate(groups):
+        ax.scatter([k * v for v in xs], [k * v for v in ys], s=30, alpha=0.75, marker=markers[i % len(markers)],
+                   facecolors="none" if i else None, edgecolors=f"C{i}", color=f"C{i}", label=label)
     ax.set_xlabel(xlabel + (" (%)" if percent else ""))
     ax.set_ylabel(ylabel + (" (%)" if percent else ""))
     if title:

@@ -17,7 +17,7 @@ from .. import __version__
 __all__ = ["main", "build_parser", "COMMAND_MODULES"]
 
 # Subcommand modules, in the order ``condense --help`` lists them.
-COMMAND_MODULES = ("info", "distill", "coreset", "evaluate", "show", "export", "ablate", "reproduce", "report")
+COMMAND_MODULES = ("info", "distill", "coreset", "evaluate", "show", "export", "ablate", "reproduce", "report", "continual", "nas")
 
 
 class OneLineParser(argparse.ArgumentParser):

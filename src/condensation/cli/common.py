@@ -15,7 +15,6 @@ __all__ = [
     "add_data_dir",
     "add_device",
     "add_compile",
-    "progress_enabled",
     "err",
 ]
 
@@ -95,11 +94,6 @@ def add_compile(p: argparse.ArgumentParser) -> None:
         default=None,
         help="images per micro-batch of first-order compute (default: 32 on CPU, whole batches on GPU; 0: whole batches)",
     )
-
-
-def progress_enabled(quiet: bool = False) -> bool:
-    """Progress bars only on an interactive stderr (a log file gets one line per event instead)."""
-    return not quiet and sys.stderr.isatty()
 
 
 def err(message: str) -> None:

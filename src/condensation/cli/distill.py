@@ -6,7 +6,7 @@ import argparse
 import time
 from pathlib import Path
 
-from .common import add_compile, add_data_dir, add_device, count, csv_list, positive_float, positive_int, progress_enabled
+from .common import add_compile, add_data_dir, add_device, count, csv_list, positive_float, positive_int
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -52,7 +52,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, default=None, help="run directory (default: runs/METHOD_DATASET_ipcN_TIME)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint (a finished run: its evaluation)")
     p.add_argument("--overwrite", action="store_true", help="replace the run in --out")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--quiet", action="store_true", help="no per-iteration output (default: a progress bar on a terminal, else a line every 5%% of the run)")
     add_compile(p)
     add_device(p)
     add_data_dir(p)
@@ -110,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError("--resume needs --out DIR (the run to continue)")
         name = args.dataset.split(":", 1)[-1].rstrip("/").split("/")[-1]
         out = dist.broadcast(Path("runs") / f"{args.method}_{name}_ipc{args.ipc}_{time.strftime('%Y%m%d-%H%M%S')}")
-    result = distill(config, out, resume=args.resume, overwrite=args.overwrite, progress=progress_enabled(args.quiet))
+    result = distill(config, out, resume=args.resume, overwrite=args.overwrite, progress=False if args.quiet else True)
     if not dist.is_main:
         return 0
     c = result.config

@@ -27,6 +27,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--budget", default="quick", choices=tuple(BUDGETS), help="paper (the authors' budget, 5 seeds) or quick (CPU-sized, 2 seeds)")
     p.add_argument("--seeds", type=int_list, default=None, help="comma-separated seeds (default: the budget's)")
     p.add_argument("--iterations", type=count, default=None, help="iterations per run (overrides the budget)")
+    p.add_argument("--dm-iterations", type=count, default=None, help="DM's iterations (default: --iterations, else the budget's)")
     p.add_argument("--batch-real", type=positive_int, default=None, help="real images per class per match (overrides the budget)")
     p.add_argument("--num-eval", type=positive_int, default=None, help="evaluation networks per run (overrides the budget)")
     p.add_argument("--eval-epochs", type=positive_int, default=None, help="epochs per evaluation network (default: each protocol's; fewer weakens the protocol)")
@@ -47,7 +48,8 @@ def run(args: argparse.Namespace) -> int:
                      device=args.device, data_dir=args.data_dir, compile=args.compile, micro_batch=args.micro_batch,
                      baseline=False)
     results = run_reproduce(args.methods, args.datasets, args.ipc, args.out, budget=args.budget, seeds=args.seeds,
-                            init=args.init, overrides=overrides)
+                            init=args.init, overrides=overrides,
+                            method_overrides={"dm": {"iterations": args.dm_iterations}})
     from ..distributed import context
 
     if not context().is_main:

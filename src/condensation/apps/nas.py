@@ -1,0 +1,516 @@
+"""Architecture search on a condensed proxy (the DC and DSA papers' experiment; the authors never
+released its code).
+
+Every candidate ConvNet (width, depth, activation, normalisation, pooling) is trained on three
+training sets and tested on a validation split (``val_size`` images per class held out of the
+training set and used by no training set; the DC paper ranks on 5,000 held-out training images;
+the test split is never touched):
+
+* ``condensed`` - the condensed set: ``synset`` (a file) or, by default, one condensed here with
+  DSA at ``ipc`` images per class from the training images outside the validation split;
+* ``random`` - random real images of the same size (the images a DSA run with real
+  initialisation starts from);
+* ``target`` - ``target_size`` random real images per class (default: all of them), trained for
+  ``target_epochs``: the ranking the proxies try to predict.
+
+Each proxy is judged by the Spearman rank correlation of its candidates' mean accuracies with the
+target's (over all candidates, and among the proxy's top ``top_k``; tied accuracies get average
+ranks), the target accuracy of its top-1 architecture, the seconds spent training every
+candidate on it (plus the condensation itself), and its storage.
+
+Networks: ``num_nets`` per candidate and set; network k of a candidate starts from the same
+weights (stream ``(seed, "eval-net", candidate, k)``) whichever set it trains on. All three sets
+train with the DSA protocol (SGD lr 0.01, momentum 0.9, learning rate x0.1 at half) and the
+dataset's DSA strategy (``strategy="none"``: no augmentation). The networks of one candidate are
+one ``evaluate_synset`` call, so they train together wherever that batches networks; different
+candidates have different architectures and cannot share a batched network.
+
+``space``: ``small`` - the registry's one-factor variants of ConvNet (its W, D, A, N and P
+evaluation pools; 16 architectures); ``paper`` - the DC paper's 720 (widths 32/64/128/256, depths
+1-4, sigmoid/relu/leakyrelu, none/batch/layer/instance/group norm, none/max/avg pooling);
+combinations that do not fit the image size are skipped and listed. Architectures not in the
+registry are registered under ``nas_w{W}_d{D}_{act}_{norm}_{pooling}`` when first trained.
+
+Layout of ``out`` (a re-run with the same settings recomputes nothing finished)::
+
+    settings.json          what the sets and the split depend on (checked on a re-run)
+    condense/              the condensation run (when no --synset is given), resumable
+    evaluations.jsonl      one line per trained network: set, candidate, index, accuracy, seconds
+    nas.md, nas.csv (one row per training set), candidates.csv, nas.json, plots/nas.png
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..atomic import atomic_write_text
+from ..augment import default_strategy
+from ..config import DistillConfig, resolve
+from ..data import Dataset, DatasetSpec, load_dataset
+from ..devices import device_from_flag
+from ..distill import distill, make_synset, random_real_set
+from ..evaluate import EVAL_POOLS, check_fits, evaluate_synset, protocol_for, summarize
+from ..methods import RealPool
+from ..models import CONVNET_VARIANTS, ConvNet, ModelShape, list_models, register_model
+from ..rng import make_generator
+from ..runs import RunDir
+from ..synset import SyntheticSet
+from ..tables import pct, write_table
+from .common import Log, default_log, kernels_for, open_out
+from .subsets import split_off, take
+
+__all__ = [
+    "NAS_SPACES", "PAPER_GRID", "SETS", "PROXIES", "Architecture", "candidates", "average_ranks", "spearman",
+    "NasResult", "run_nas", "rank_summary",
+]
+
+NAS_SPACES = ("small", "paper")
+PAPER_GRID: dict[str, tuple] = {
+    "width": (32, 64, 128, 256),
+    "depth": (1, 2, 3, 4),
+    "act": ("sigmoid", "relu", "leakyrelu"),
+    "norm": ("none", "batchnorm", "layernorm", "instancenorm", "groupnorm"),
+    "pooling": ("none", "maxpooling", "avgpooling"),
+}
+SMALL_POOLS = ("w", "d", "a", "n", "p")  # evaluation pools of one-factor ConvNet variants
+SETS = ("condensed", "random", "target")
+PROXIES = ("condensed", "random")
+
+
+# ---------------------------------------------------------------------- the search space
+@dataclass(frozen=True)
+class Architecture:
+    """One ConvNet of the space (the arguments of ``ConvNet``; defaults: the papers' ConvNet)."""
+
+    width: int = 128
+    depth: int = 3
+    act: str = "relu"
+    norm: str = "instancenorm"
+    pooling: str = "avgpooling"
+
+    def kwargs(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @property
+    def name(self) -> str:
+        """The registry's name of this architecture, or the name it is registered under here."""
+        return _variant_names().get(self) or f"nas_w{self.width}_d{self.depth}_{self.act}_{self.norm}_{self.pooling}"
+
+    @property
+    def label(self) -> str:
+        return f"W{self.width} D{self.depth} {self.act} {self.norm} {self.pooling}"
+
+    @classmethod
+    def of_model(cls, name: str) -> "Architecture":
+        """The architecture of a registered ConvNet variant (``convnetw32``, ``convnetbn``, ...)."""
+        key = str(name).strip().lower()
+        if key not in CONVNET_VARIANTS:
+            raise ValueError(f"{name!r} is not a ConvNet variant; allowed: {', '.join(CONVNET_VARIANTS)}")
+        return cls(**CONVNET_VARIANTS[key][1])
+
+
+def _variant_names() -> dict[Architecture, str]:
+    """Architecture -> the first registered variant name that builds it (``convnet`` for the default)."""
+    if not _VARIANTS:
+        for name, (_, kwargs) in CONVNET_VARIANTS.items():
+            _VARIANTS.setdefault(Architecture(**kwargs), name)
+    return _VARIANTS
+
+
+_VARIANTS: dict[Architecture, str] = {}
+
+
+def _fit_problem(arch: Architecture, spec: DatasetSpec) -> str | None:
+    """Why ``arch`` cannot take ``spec``'s images (None if it can); built on the meta device."""
+    try:
+        with torch.device("meta"):
+            ConvNet(ModelShape.of(spec), **arch.kwargs())
+    except ValueError as e:
+        text = str(e).splitlines()[0]
+        if "too small" in text:  # a pooling layer got a map of 1 pixel
+            h, w = spec.image_size
+            return f"does not fit {h}x{w} images: {arch.depth} {arch.pooling} layers shrink them below 1 pixel"
+        return text[:160]
+    return None
+
+
+def candidates(space: str | Sequence[Architecture | str | Mapping[str, Any]],
+               spec: DatasetSpec) -> tuple[list[Architecture], list[tuple[Architecture, str]]]:
+    """(architectures that fit ``spec``'s images, [(architecture, why not)] skipped) of ``space``:
+    ``small``, ``paper``, or a list of ``Architecture`` s, ConvNet variant names or argument dicts."""
+    if isinstance(space, str):
+        key = space.lower()
+        if key in ("small", "convnet"):  # "convnet": the issue's name for the registry's ConvNet grid
+            archs = [Architecture.of_model(n) for pool in SMALL_POOLS for n in EVAL_POOLS[pool]]
+        elif key == "paper":
+            archs = [Architecture(*values) for values in itertools.product(*PAPER_GRID.values())]
+        else:
+            raise ValueError(f"unknown search space {space!r}; allowed: {', '.join(NAS_SPACES)}")
+    else:
+        archs = [a if isinstance(a, Architecture) else Architecture.of_model(a) if isinstance(a, str) else Architecture(**a)
+                 for a in space]
+    archs = list(dict.fromkeys(archs))  # one-factor pools repeat the default ConvNet
+    fit, skipped = [], []
+    problems: dict[Architecture, str | None] = {}
+    for a in archs:
+        # whether it fits depends on the width only through GroupNorm's 4 groups: check a 4-wide twin
+        twin = dataclasses.replace(a, width=4) if a.width % 4 == 0 else a
+        if twin not in problems:
+            problems[twin] = _fit_problem(twin, spec)
+        (skipped.append((a, problems[twin])) if problems[twin] else fit.append(a))
+    if not fit:
+        raise ValueError(f"no architecture of the search space fits {spec.name}'s {spec.image_size[0]}x{spec.image_size[1]} images")
+    return fit, skipped
+
+
+def _build(kwargs: dict[str, Any], shape: ModelShape, **overrides: Any) -> ConvNet:
+    return ConvNet(shape, **{**kwargs, **overrides})
+
+
+def _register(arch: Architecture) -> str:
+    """``arch.name``, registered (once per process) if the registry does not have it."""
+    name = arch.name
+    if name not in list_models():
+        register_model(name, partial(_build, arch.kwargs()), display=name)
+    return name
+
+
+# ---------------------------------------------------------------------- rank correlation
+def average_ranks(values: Sequence[float]) -> list[float]:
+    """Ranks 1..n (1: the smallest value); tied values all get the mean of the ranks they span."""
+    n = len(values)
+    order = sorted(range(n), key=lambda i: values[i])
+    ranks = [0.0] * n
+    i = 0
+    while i < n:
+        j = i
+        while j + 1 < n and values[order[j + 1]] == values[order[i]]:
+            j += 1
+        for t in range(i, j + 1):
+            ranks[order[t]] = (i + j) / 2 + 1
+        i = j + 1
+    return ranks
+
+
+def spearman(x: Sequence[float], y: Sequence[float]) -> float | None:
+    """Spearman's rank correlation: the Pearson correlation of the average ranks. None when it is
+    undefined (fewer than 2 pairs, or every value of one side tied)."""
+    if len(x) != len(y):
+        raise ValueError(f"need pairs: {len(x)} values against {len(y)}")
+    if len(x) < 2:
+        return None
+    rx, ry = average_ranks(x), average_ranks(y)
+    mx, my = sum(rx) / len(rx), sum(ry) / len(ry)
+    cov = sum((a - mx) * (b - my) for a, b in zip(rx, ry))
+    vx, vy = sum((a - mx) ** 2 for a in rx), sum((b - my) ** 2 for b in ry)
+    if vx == 0 or vy == 0:
+        return None
+    return cov / math.sqrt(vx * vy)
+
+
+def rank_summary(proxy: Sequence[float], target: Sequence[float], top_k: int) -> dict[str, Any]:
+    """How well ``proxy`` accuracies rank candidates whose ``target`` accuracies are given (same
+    order): ``rho`` over all, ``rho_top`` among the proxy's ``top_k`` (None below 2), the proxy's
+    ``top1`` (index; ties: the first candidate), its target accuracy and its target ``rank`` (1 = best)."""
+    order = sorted(range(len(proxy)), key=lambda i: -proxy[i])  # stable: ties keep candidate order
+    top = order[: max(0, top_k)]
+    best = order[0]
+    return {
+        "rho": spearman(proxy, target),
+        "rho_top": spearman([proxy[i] for i in top], [target[i] for i in top]) if len(top) >= 2 else None,
+        "top_k": len(top),
+        "top1": best,
+        "top1_target": target[best],
+        "top1_rank": 1 + sum(t > target[best] for t in target),
+    }
+
+
+# ---------------------------------------------------------------------- the run
+@dataclass
+class NasResult:
+    """Per-candidate accuracies and the per-set summary of what ``out`` holds so far."""
+
+    out: Path
+    candidates: list[dict[str, Any]]  # arch fields, name, and per set {"mean", "std", "runs"} (None: not yet)
+    summary: list[dict[str, Any]]  # one per training set (condensed, random, target)
+    skipped: list[tuple[Architecture, str]] = field(default_factory=list)
+
+
+def _describe(spec: DatasetSpec) -> str:
+    return f"{spec.name} ({spec.channels}x{spec.image_size[0]}x{spec.image_size[1]}, {spec.num_classes} classes)"
+
+
+def run_nas(
+    dataset: str | Dataset,
+    ipc: int,
+    space: str | Sequence[Architecture | str | Mapping[str, Any]] = "small",
+    out: str | Path = "runs/nas",
+    *,
+    synset: str | Path | None = None,
+    iterations: int | None = None,
+    batch_real: int | None = None,
+    condense: Mapping[str, Any] | None = None,
+    target_size: int | None = None,
+    val_size: int = 100,
+    proxy_epochs: int = 300,
+    target_epochs: int = 30,
+    num_nets: int = 2,
+    seed: int = 0,
+    top_k: int = 10,
+    strategy: str | None = None,
+    device: str = "auto",
+    compile: str = "off",
+    micro_batch: int | None = None,
+    data_dir: str | None = None,
+    log: Log | None = None,
+) -> NasResult:
+    """Rank the architectures of ``space`` with each proxy and with the target (see the module
+    docstring); writes the tables and the plot into ``out`` after every candidate.
+
+    ``synset``: a condensed-set file to use as the proxy (any format ``condense evaluate`` reads);
+    default: condense one with DSA (``iterations``, ``batch_real`` and any other ``DistillConfig``
+    field in ``condense``, e.g. ``{"method": "dm"}``), from the images outside the validation
+    split. ``ipc`` is then the random proxy's size too (a file's own ipc wins). ``target_size``
+    real images per class form the target (None: every training image outside the validation
+    split); ``val_size`` per class are held out for ranking. ``seed`` draws the split, the random
+    proxy, the target subset, the condensation and the networks. ``compile`` defaults to off:
+    every candidate is another architecture, which ``torch.compile`` would compile anew.
+    """
+    say = default_log(log)
+    condense = dict(condense or {})
+    if isinstance(dataset, str):
+        dataset = load_dataset(dataset, data_dir=data_dir)
+    spec = dataset.spec
+    for name, value in (("ipc", ipc), ("val_size", val_size), ("proxy_epochs", proxy_epochs),
+                        ("target_epochs", target_epochs), ("num_nets", num_nets), ("top_k", top_k)):
+        if int(value) != value or value < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be a positive integer, got {value!r}")
+    if target_size is not None and target_size < 1:
+        raise ValueError(f"--target-size must be a positive integer (real images per class), got {target_size}")
+    smallest = int(torch.bincount(dataset.train.labels.cpu(), minlength=spec.num_classes).min())
+    need = val_size + max(ipc, target_size or 1)
+    if need > smallest:
+        raise ValueError(
+            f"--val-size {val_size} plus {'--target-size ' + str(target_size) if target_size else '--ipc ' + str(ipc)} "
+            f"need {need} training images per class, but the smallest class of {spec.name} holds {smallest}; "
+            "lower them"
+        )
+    archs, skipped = candidates(space, spec)
+    dev = device_from_flag(device)
+    config = None
+    if synset is None:  # bad condensation settings fail before anything is written
+        config = _condense_config(spec, ipc, seed, iterations, batch_real, condense, device, compile, micro_batch)
+        resolve(config, flip_ok=spec.flip_ok)
+    strategy = strategy if strategy is not None else default_strategy(spec.flip_ok)
+    settings = {"dataset": spec.name, "ipc": ipc, "seed": seed, "val_size": val_size, "target_size": target_size,
+                "synset": str(Path(synset).resolve()) if synset is not None else None, "iterations": iterations,
+                "batch_real": batch_real, "condense": condense}
+    out = open_out(out, settings, "nas")
+    run = RunDir(out)
+
+    # the split: validation images out of the training set; every training set is drawn from the rest
+    pool_split, val_split = split_off(dataset.train, take(dataset.train, val_size, spec.num_classes,
+                                                          make_generator(seed, "nas-validation")))
+    pool = Dataset(spec, pool_split, val_split, dataset.source)
+    sets, condense_seconds, method = {}, 0.0, "file"
+    if synset is not None:
+        sets["condensed"] = _load_proxy(synset, spec, say)
+    else:
+        sets["condensed"], condense_seconds = _condense(pool, out / "condense", config, say)
+    method = str(sets["condensed"].meta.get("method", method))
+    proxy_ipc = sets["condensed"].ipc
+    real_pool = RealPool(pool_split.images, pool_split.labels, spec.num_classes, dataset.normalize)
+    sets["random"] = random_real_set(real_pool, proxy_ipc, seed, pool)
+    target_idx = (take(pool_split, target_size, spec.num_classes, make_generator(seed, "nas-target"))
+                  if target_size is not None else torch.arange(len(pool_split)))
+    sets["target"] = make_synset(dataset.normalize(pool_split.images[target_idx]), pool_split.labels[target_idx], spec,
+                                 target_size or len(pool_split) // spec.num_classes, {"method": "target", "seed": seed})
+    storage = {"condensed": sets["condensed"].images.numel() * 4}  # float32, as saved
+    storage.update({s: sets[s].images.numel() for s in ("random", "target")})  # real pixels: one byte each
+    images = {s: len(sets[s]) for s in SETS}
+
+    protocols = {s: protocol_for("dsa", spec.name, "convnet", strategy=strategy, flip_ok=spec.flip_ok,
+                                 epochs=target_epochs if s == "target" else proxy_epochs) for s in SETS}
+    fingerprints = {s: p.fingerprint() for s, p in protocols.items()}
+    kernels = {s: kernels_for(compile, protocols[s].epochs, num_nets, micro_batch, dev) for s in SETS}
+    val_images, val_labels = val_split.images.to(dev), val_split.labels.to(dev)
+    say(f"architecture search on {_describe(spec)}: {len(archs)} candidates ({len(skipped)} skipped), "
+        f"{num_nets} network(s) each on {method} ({images['condensed']} images, {proxy_epochs} epochs), random real "
+        f"({images['random']}), target ({images['target']} images, {target_epochs} epochs); ranked on "
+        f"{len(val_split)} held-out training images -> {out}")
+    info = {"method": method, "images": images, "storage": storage, "condense_seconds": condense_seconds,
+            "proxy_epochs": proxy_epochs, "target_epochs": target_epochs, "num_nets": num_nets, "top_k": top_k,
+            "val_images": len(val_split), "augment": repr(protocols["target"].augment), "seed": seed}
+
+    def write() -> NasResult:
+        result = collect(out, archs, skipped, fingerprints, num_nets, top_k, info)
+        write_nas(result, spec.name, info)
+        return result
+
+    for i, arch in enumerate(archs):
+        name = _register(arch)
+        trained = False
+        for s in SETS:
+            done = {key: acc for key, acc in run.finished_networks(s, 0, {name: fingerprints[s]}).items()
+                    if key[1] < num_nets}
+            if len(done) >= num_nets:
+                continue
+            trained = True
+
+            def record(m: str, k: int, acc: float, secs: float, s: str = s) -> None:
+                run.append_evaluation({"set": s, "iteration": 0, "model": m, "index": k, "protocol": fingerprints[s],
+                                       "accuracy": acc, "seconds": round(secs, 3)})
+                say(f"  [{i + 1}/{len(archs)}] {arch.label} on {s}: network {k + 1}/{num_nets} {100 * acc:.2f}% ({secs:.0f}s)")
+
+            evaluate_synset(sets[s], val_images, val_labels, dataset.normalize, models=[name], num_eval=num_nets,
+                            protocol=protocols[s], seed=seed, device=dev, on_network=record, kernels=kernels[s],
+                            done=done)
+        if trained:  # tables as the search advances (an interrupted run keeps what finished)
+            write()
+    return write()
+
+
+def _load_proxy(path: str | Path, spec: DatasetSpec, say: Log) -> SyntheticSet:
+    from ..formats import load_sets
+
+    sets = load_sets(path, dataset=spec)
+    if len(sets) > 1:
+        say(f"{path} holds {len(sets)} sets (experiments); using the first")
+    check_fits(sets[0], spec, what=str(path))
+    say(f"proxy: {path} ({len(sets[0])} images); it may have been condensed from images this run holds out for "
+        "validation - condense here (no --synset) for a clean split")
+    return sets[0]
+
+
+def _condense_config(spec: DatasetSpec, ipc: int, seed: int, iterations: int | None, batch_real: int | None,
+                     condense: Mapping[str, Any], device: str, compile: str, micro_batch: int | None) -> DistillConfig:
+    """The proxy's condensation: DSA unless ``condense`` says otherwise, no evaluation of its own."""
+    fields = dict(dataset=spec.name, method="dsa", ipc=ipc, seed=seed, iterations=iterations, batch_real=batch_real,
+                  num_eval=0, baseline=False, eval_every=0, device=device, compile=compile, micro_batch=micro_batch)
+    try:
+        return DistillConfig(**{**fields, **condense})
+    except TypeError as e:
+        raise ValueError(f"unknown condensation setting: {e}") from None
+
+
+def _condense(pool: Dataset, folder: Path, config: DistillConfig, say: Log) -> tuple[SyntheticSet, float]:
+    """The condensed proxy (read back if ``folder`` holds the finished run) and its condensation seconds."""
+    run = RunDir(folder)
+    if run.file("results.json").exists() and run.file("synset.pt").exists():
+        return SyntheticSet.load(run.file("synset.pt")), float(run.read_json("results.json").get("seconds", 0.0))
+    say(f"condensing the proxy ({config.method}, {config.ipc} image(s)/class) from {len(pool.train)} training images")
+    resume = run.checkpoint_path.exists()
+    made = distill(config, folder, resume=resume, overwrite=not resume, dataset=pool, progress=False, log=say)
+    return made.synset, made.seconds
+
+
+# ---------------------------------------------------------------------- results
+def collect(out: str | Path, archs: Sequence[Architecture], skipped: Sequence[tuple[Architecture, str]],
+            fingerprints: Mapping[str, str], num_nets: int, top_k: int, info: Mapping[str, Any]) -> NasResult:
+    """The ledger of ``out`` as per-candidate accuracies and the per-set summary (over the
+    candidates finished on every set)."""
+    out = Path(out)
+    names = {a.name for a in archs}
+    runs: dict[tuple[str, str], dict[int, float]] = {}
+    seconds = {s: 0.0 for s in SETS}
+    for r in RunDir(out).read_evaluations():
+        s, m, k = r.get("set"), r.get("model"), int(r.get("index", -1))
+        if s in fingerprints and m in names and r.get("protocol") == fingerprints[s] and 0 <= k < num_nets:
+            runs.setdefault((s, m), {})[k] = float(r["accuracy"])
+            seconds[s] += float(r.get("seconds") or 0.0)
+    rows = []
+    for a in archs:
+        row: dict[str, Any] = {"name": a.name, **a.kwargs()}
+        for s in SETS:
+            got = runs.get((s, a.name), {})
+            row[s] = summarize([got[k] for k in sorted(got)]) if len(got) >= num_nets else None
+        rows.append(row)
+    complete = [r for r in rows if all(r[s] is not None for s in SETS)]
+    target = [r["target"]["mean"] for r in complete]
+    summary = []
+    for s in SETS:
+        entry: dict[str, Any] = {"set": s, "images": info["images"][s], "bytes": info["storage"][s],
+                                 "train_seconds": seconds[s], "condense_seconds": info["condense_seconds"] if s == "condensed" else 0.0,
+                                 "candidates": len(complete)}
+        if complete:
+            ranked = rank_summary([r[s]["mean"] for r in complete], target, top_k)
+            best = complete[ranked.pop("top1")]
+            entry.update(ranked, top1_name=best["name"], top1_label=Architecture(**{k: best[k] for k in PAPER_GRID}).label,
+                         top1_proxy=best[s]["mean"], best_target=max(target))
+        summary.append(entry)
+    return NasResult(out, rows, summary, list(skipped))
+
+
+def _num(value: float | None, digits: int = 2) -> str | None:
+    return None if value is None else f"{value:.{digits}f}"
+
+
+def write_nas(result: NasResult, dataset: str, info: Mapping[str, Any]) -> None:
+    """``nas.md`` (summary and candidates), ``nas.csv`` (one row per training set),
+    ``candidates.csv``, ``nas.json`` and ``plots/nas.png`` (proxy against target accuracy)."""
+    from ..plots import scatter_plot
+
+    out = result.out
+    k = info["top_k"]
+    labels = {"condensed": f"condensed ({info['method']})", "random": "random real", "target": "target (real)"}
+    k = min(k, result.summary[0]["candidates"]) or k
+    headers = ["training set", "images", "storage (bytes)", "Spearman ρ (all)", f"ρ (its top {k})", "top-1 architecture",
+               "its target acc. %", "its target rank", "training time (s)", "condensation (s)"]
+    rows, csv_rows = [], []
+    for e in result.summary:
+        s = e["set"]
+        rows.append([labels[s], e["images"], e["bytes"], _num(e.get("rho")), _num(e.get("rho_top")), e.get("top1_label"),
+                     pct(e.get("top1_target")) if "top1_target" in e else None, e.get("top1_rank"),
+                     f"{e['train_seconds']:.0f}", f"{e['condense_seconds']:.0f}" if s == "condensed" else "–"])
+        csv_rows.append([s, e["images"], e["bytes"], _num(e.get("rho"), 4), _num(e.get("rho_top"), 4), e.get("top_k"),
+                         e.get("top1_name"), pct(e.get("top1_target")) if "top1_target" in e else None,
+                         e.get("top1_rank"), pct(e.get("best_target")) if "best_target" in e else None,
+                         f"{e['train_seconds']:.1f}", f"{e['condense_seconds']:.1f}", e["candidates"]])
+    cand_headers = ["architecture", "name", *(f"{labels[s]} %" for s in SETS)]
+    cand_rows = [[Architecture(**{f: r[f] for f in PAPER_GRID}).label, r["name"],
+                  *(pct(r[s]["mean"]) if r[s] else None for s in SETS)] for r in result.candidates]
+    n_done = result.summary[0]["candidates"]
+    skipped = "; ".join(f"{a.label} ({why})" for a, why in result.skipped[:8])
+    notes = (
+        f"Validation accuracy (%) on {info['val_images']} training images held out of every training set, mean over "
+        f"{info['num_nets']} network(s) per candidate and set (network k starts from the same weights on every set). "
+        f"Proxies train {info['proxy_epochs']} epochs, the target {info['target_epochs']}; augmentation "
+        f"{info['augment']}. Spearman ρ ranks the {n_done} candidates finished on every set by their mean accuracy "
+        f"(ties: average ranks); 'its top {k}' restricts it to the proxy's {k} best. Storage: the condensed set as "
+        f"saved (float32), real images as uint8 pixels. Training time: every network of every candidate on that set; "
+        f"the condensed proxy also cost its condensation."
+        + (f"\n\nSkipped {len(result.skipped)} architecture(s) that do not fit the images: {skipped}"
+           f"{' ...' if len(result.skipped) > 8 else ''}." if result.skipped else "")
+    )
+    text = (f"# Architecture search: {dataset}, {len(result.candidates)} candidates\n\n"
+            + _md(headers, rows) + "\n\n## Candidates\n\n" + _md(cand_headers, cand_rows) + f"\n\n{notes}\n")
+    atomic_write_text(out / "nas.md", text)
+    write_table(out / "nas.csv", ["set", "images", "bytes", "spearman", "spearman_top", "top_k", "top1", "top1_target",
+                                  "top1_target_rank", "best_target", "train_seconds", "condense_seconds", "candidates"],
+                csv_rows)
+    write_table(out / "candidates.csv", ["name", *PAPER_GRID, *(f"{s}_mean" for s in SETS), *(f"{s}_std" for s in SETS)],
+                [[r["name"], *(r[f] for f in PAPER_GRID), *(pct(r[s]["mean"]) if r[s] else None for s in SETS),
+                  *(pct(r[s]["std"]) if r[s] else None for s in SETS)] for r in result.candidates])
+    data = {"kind": "nas", "dataset": dataset, **{k2: v for k2, v in info.items()}, "summary": result.summary,
+            "candidates": result.candidates, "skipped": [{**a.kwargs(), "reason": why} for a, why in result.skipped]}
+    atomic_write_text(out / "nas.json", json.dumps(data, indent=2) + "\n")
+    done = [r for r in result.candidates if all(r[s] is not None for s in SETS)]
+    groups = [(labels[s], [r[s]["mean"] for r in done], [r["target"]["mean"] for r in done]) for s in PROXIES]
+    scatter_plot(out / "plots" / "nas.png", groups, xlabel="proxy validation accuracy", ylabel="target validation accuracy",
+                 title=f"architecture search on {dataset}: {len(done)} candidates", percent=True)
+
+
+def _md(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    from ..tables import markdown_table
+
+    return markdown_table(headers, rows)
