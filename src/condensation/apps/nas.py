@@ -475,7 +475,7 @@ def write_nas(result: NasResult, dataset: str, info: Mapping[str, Any]) -> None:
         csv_rows.append([s, e["images"], e["bytes"], _num(e.get("rho"), 4), _num(e.get("rho_top"), 4), e.get("top_k"),
                          e.get("top1_name"), pct(e.get("top1_target")) if "top1_target" in e else None,
                          e.get("top1_rank"), pct(e.get("best_target")) if "best_target" in e else None,
-                         f"{e['train_seconds']:.1f}", f"{e['condense_seconds']:.1f}", e["candidates"]])
+                         f"{e['train_seconds']:.3f}", f"{e['condense_seconds']:.3f}", e["candidates"]])
     cand_headers = ["architecture", "name", *(f"{labels[s]} %" for s in SETS)]
     cand_rows = [[Architecture(**{f: r[f] for f in PAPER_GRID}).label, r["name"],
                   *(pct(r[s]["mean"]) if r[s] else None for s in SETS)] for r in result.candidates]
