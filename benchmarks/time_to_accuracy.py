@@ -1,6 +1,6 @@
 """Accuracy against wall-clock time: how long until a set is as good as the paper's?
 
-Fashion-MNIST, ipc 1, DSA (issue #7). For each seed, runs a preset (default ``fast``; any
+Fashion-MNIST, ipc 1, DSA (issue #7). For each seed, runs a preset (default ``quick``; any
 ``DistillConfig`` field can be overridden with ``--set key=value``) and evaluates the set every
 ``--eval-every`` iterations with ``--num-eval`` fresh networks under the paper's protocol (1000
 epochs with DSA augmentation, the full test set). In the same run it times a few iterations of
@@ -12,7 +12,7 @@ Writes ``OUT/time_to_accuracy.csv`` (one row per evaluation point) and
 ``OUT/time_to_accuracy.png``, and prints the ratio of the preset's time to the projection.
 Runs resume (each seed is an ordinary run directory under ``OUT``).
 
-    python benchmarks/time_to_accuracy.py --preset fast --seeds 0,1,2 --eval-every 50
+    python benchmarks/time_to_accuracy.py --preset quick --set iterations=200 --seeds 0,1,2 --eval-every 50
     python benchmarks/time_to_accuracy.py --preset quick --set lr_img=0.3 --set batch_real=64 --label lr0.3-b64
 """
 
@@ -100,7 +100,7 @@ def curve(run: RunDir, final_iteration: int) -> list[dict]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--preset", default="fast")
+    parser.add_argument("--preset", default="quick")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a DistillConfig field")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--eval-every", type=int, default=50)
