@@ -161,7 +161,8 @@ def _evaluate_into(synset: SyntheticSet, config: DistillConfig, run: RunDir, dat
     dist.barrier()
     data = dataset.to(device)
     evaluator = Evaluator(resolved, data, device, run, dist, log)
-    accuracy = evaluator(synset, "synset", resolved.iterations, resolved.eval_protocol or resolved.method)
+    label = extra.get("method") or resolved.eval_protocol or resolved.method  # a coreset logs its own name
+    accuracy = evaluator(synset, "synset", resolved.iterations, label)
     result = DistillResult(synset=synset, config=resolved, accuracy=accuracy, out=run.path)
     res = results_json(result)
     res.update(extra)

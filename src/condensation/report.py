@@ -471,13 +471,23 @@ def _first_seed_dir(d: Path, key: str, seeds: Sequence[int]) -> tuple[int, Path]
     return None
 
 
+# Settings a coreset cell's config.json carries but its selection never used.
+_CONDENSATION_ONLY = ("iterations", "batch_real", "lr_img", "momentum_img", "optimizer_img", "lr_schedule", "init",
+                      "strategy", "dsa_mode", "dsa_sides", "outer_loop", "inner_loop", "metric", "bn_stats")
+
+
 def _row_configs(d: Path, keys: Sequence[str], seeds: Sequence[int]) -> dict[str, dict]:
     out = {}
     for key in keys:
         found = _first_seed_dir(d, key, seeds)
         if found and (found[1] / "config.json").is_file():
             try:
-                out[key] = json.loads((found[1] / "config.json").read_text())
+                config = json.loads((found[1] / "config.json").read_text())
+                selection = found[1] / "selection.json"
+                if selection.is_file():  # a coreset cell: selected, not condensed
+                    config = {**config, **dict.fromkeys(_CONDENSATION_ONLY),
+                              "method": json.loads(selection.read_text()).get("method", config.get("method"))}
+                out[key] = config
             except (OSError, json.JSONDecodeError):
                 continue
     return out
