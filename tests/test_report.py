@@ -241,6 +241,17 @@ def test_reproduce_report(reproduce_dir):
     assert len(embedded) == len(files) + 1 and embedded.count(buf.getvalue()) == 2
 
 
+def test_a_coreset_row_shows_its_method_and_no_condensation_settings(reproduce_dir):
+    from condensation.report import _row_configs
+
+    keys = sorted(p.name for p in (reproduce_dir / "cells").iterdir())
+    configs = _row_configs(reproduce_dir, keys, [0])
+    dsa, rnd = configs[keys[0]], configs[keys[1]]
+    assert (dsa["method"], rnd["method"]) == ("dsa", "random")  # its config.json says the evaluation's method
+    assert dsa["iterations"] >= 1 and dsa["init"] == "real"
+    assert rnd["iterations"] is None and rnd["init"] is None and rnd["lr_img"] is None
+
+
 # ---------------------------------------------------------------------- what is not a report directory
 def test_other_directories_get_a_one_line_error(tmp_path):
     with pytest.raises(ReportError, match="expected config.json and results.json .* ablation.json"):
