@@ -69,6 +69,11 @@ def positive_float(text: str) -> float:
     return value
 
 
+def add_dataset(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dataset", default="fashion-mnist", help="mnist, fashion-mnist, svhn, cifar10, cifar100, "
+                   "tinyimagenet, imagefolder:PATH or npz:PATH (default: fashion-mnist)")
+
+
 def add_data_dir(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--data-dir",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .common import add_compile, add_data_dir, add_device, count, csv_list, err, int_list, positive_float, positive_int
+from .common import add_compile, add_data_dir, add_dataset, add_device, count, csv_list, err, int_list, positive_float, positive_int
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -24,7 +24,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
             "continual.csv, continual.json and plots/continual.png into --out."
         ),
     )
-    p.add_argument("--dataset", default="fashion-mnist", help="mnist, fashion-mnist, svhn, cifar10, cifar100, tinyimagenet, imagefolder:PATH or npz:PATH (default: fashion-mnist)")
+    add_dataset(p)
     p.add_argument("--steps", type=positive_int, required=True, help="number of steps the classes are split into")
     p.add_argument("--ipc", type=positive_int, required=True, help="memory images per class")
     p.add_argument("--memory", type=csv_list, default=("dsa", "dm", "herding", "random"),

@@ -6,7 +6,7 @@ import argparse
 import time
 from pathlib import Path
 
-from .common import add_compile, add_data_dir, add_device, count, csv_list, err, positive_int
+from .common import add_compile, add_data_dir, add_dataset, add_device, count, csv_list, err, positive_int
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -24,7 +24,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         ),
     )
     p.add_argument("--method", required=True, choices=CORESET_METHODS, help="selection rule")
-    p.add_argument("--dataset", default="fashion-mnist", help="mnist, fashion-mnist, svhn, cifar10, cifar100, tinyimagenet, imagefolder:PATH or npz:PATH (default: fashion-mnist)")
+    add_dataset(p)
     p.add_argument("--ipc", type=positive_int, default=1, help="images per class (default: 1)")
     p.add_argument("--seed", type=int, default=0, help="seed of the selection, the feature network and the evaluation networks (default 0)")
     p.add_argument("--model", default="convnet", help="feature network of herding, kcenter and forgetting (default: convnet)")

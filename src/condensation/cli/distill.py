@@ -6,7 +6,7 @@ import argparse
 import time
 from pathlib import Path
 
-from .common import add_compile, add_data_dir, add_device, count, csv_list, positive_float, positive_int
+from .common import add_compile, add_data_dir, add_dataset, add_device, count, csv_list, positive_float, positive_int
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -24,7 +24,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
             "the same size evaluated alongside."
         ),
     )
-    p.add_argument("--dataset", default="fashion-mnist", help="mnist, fashion-mnist, svhn, cifar10, cifar100, tinyimagenet, imagefolder:PATH or npz:PATH (default: fashion-mnist)")
+    add_dataset(p)
     p.add_argument("--resolution", type=positive_int, default=None, metavar="N", help="imagefolder datasets: resize every image to N x N (shorter side to N, centre crop); the same as --dataset imagefolder:PATH@N")
     p.add_argument("--method", default="dsa", choices=METHODS, help="dsa (default), dc or dm")
     p.add_argument("--ipc", type=positive_int, default=1, help="synthetic images per class (default: 1)")

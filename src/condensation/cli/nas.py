@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .common import add_compile, add_data_dir, add_device, count, err, positive_int
+from .common import add_compile, add_data_dir, add_dataset, add_device, count, err, positive_int
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -23,7 +23,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
             "plots/nas.png into --out. --compile defaults to off here (every candidate would be compiled anew)."
         ),
     )
-    p.add_argument("--dataset", default="fashion-mnist", help="mnist, fashion-mnist, svhn, cifar10, cifar100, tinyimagenet, imagefolder:PATH or npz:PATH (default: fashion-mnist)")
+    add_dataset(p)
     p.add_argument("--ipc", type=positive_int, required=True, help="images per class of the proxies")
     p.add_argument("--space", default="small", type=_space,
                    help="small (= convnet): the 16 one-factor ConvNet variants of the registry (default); paper: the DC "
