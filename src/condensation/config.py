@@ -52,6 +52,9 @@ IMAGE_OPTIMIZERS = ("sgd", "adam")
 LR_SCHEDULES = ("constant", "cosine", "step")
 # What every preset leaves at the papers' values unless it says otherwise.
 _PAPER_IMAGE_STEP = {"momentum_img": 0.5, "optimizer_img": "sgd", "lr_schedule": "constant"}
+# Settings added after runs were first saved, with the value every version before them used: a
+# checkpoint written by such a version still resumes.
+_ADDED_SETTINGS = dict(_PAPER_IMAGE_STEP)
 
 
 def preset_values(preset: str, method: str) -> dict[str, Any]:
@@ -156,6 +159,12 @@ class DistillConfig:
         if d.get("eval_models") is not None:
             d["eval_models"] = tuple(d["eval_models"])
         return cls(**d)
+
+    @classmethod
+    def from_saved(cls, d: dict[str, Any]) -> "DistillConfig":
+        """A resolved config saved by this or an earlier version: settings that version predates
+        take the value it used (e.g. the papers' SGD image step before ``optimizer_img`` existed)."""
+        return cls.from_dict({**_ADDED_SETTINGS, **d})
 
 
 def _choice(name: str, value: str, allowed: tuple[str, ...]) -> str:

@@ -176,7 +176,7 @@ def _load_resumable(run: RunDir, config: DistillConfig) -> dict[str, Any]:
         )
     try:
         state = run.load_checkpoint()
-        saved = DistillConfig.from_dict(state["config"])
+        saved = DistillConfig.from_saved(state["config"])
         start = int(state["iteration"])
         state.setdefault("compiled", False)
     except Exception as e:  # a damaged file of any kind
