@@ -183,6 +183,14 @@ def test_a_checkpoint_from_before_the_image_step_settings_still_resumes(toy_data
     assert torch.equal(resumed.synset.images, whole.synset.images)
 
 
+def test_a_resume_records_its_new_settings_in_config_json(toy_dataset, tmp_path):
+    config = DistillConfig(iterations=2, num_eval=0, **{k: v for k, v in TINY.items() if k != "num_eval"})
+    distill(config, tmp_path, dataset=toy_dataset, **quiet)
+    distill(dataclasses.replace(config, iterations=3, num_eval=1), tmp_path, resume=True, dataset=toy_dataset, **quiet)
+    saved = json.loads((tmp_path / "config.json").read_text())
+    assert (saved["iterations"], saved["num_eval"]) == (3, 1)
+
+
 # ---------------------------------------------------------------------------- run files
 def test_run_directory_holds_every_file(toy_dataset, tmp_path):
     result = distill(DistillConfig(iterations=2, **TINY), tmp_path / "run", dataset=toy_dataset, **quiet)

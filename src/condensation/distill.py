@@ -309,8 +309,8 @@ def distill(
     spec = dataset.spec
     if run is not None and main:
         run.create(overwrite=overwrite)
+        run.write_json("config.json", config.to_dict())  # a resume may change iterations, networks, ...
         if state is None:
-            run.write_json("config.json", config.to_dict())
             run.metrics_path.unlink(missing_ok=True)
             run.evaluations_path.unlink(missing_ok=True)
     dist.barrier()
