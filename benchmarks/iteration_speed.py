@@ -21,7 +21,8 @@ them) and extrapolates to the whole iteration: outer_loop x (one matching step) 
 x (one inner loop), each measured; the FLOPs are counted the same way. The split between
 matching and the inner loop is printed per variant. ``--methods dsa,dm`` adds distribution
 matching (no bi-level loop: one forward of the real batch and one of the synthetic images per
-class) and its ratio to DSA.
+class) and its ratio to DSA. ``--batch-real 256,64`` times each real batch size in turn ("vs
+first": against the first size's first method), e.g. what the ``fast`` preset's 64 saves at ipc 10.
 """
 
 from __future__ import annotations
@@ -96,13 +97,13 @@ class _Timed:
 
 
 def bench_iteration(dataset, kernels: Kernels, iterations: int, ipc: int = 1, method_name: str = "dsa",
-                    outer_steps: int | None = None) -> dict:
+                    outer_steps: int | None = None, batch_real: int = 256) -> dict:
     """Median seconds per iteration, its split between matching and the inner loop, and its FLOPs.
 
     Gradient matching with ``outer_steps`` K below the iteration's ``outer_loop`` L times K
     matching steps and K-1 inner loops and extrapolates: L x match + (L-1) x inner (FLOPs alike,
     from a counted 1-step and K-step iteration)."""
-    config = resolve(DistillConfig(method=method_name, ipc=ipc, batch_real=256, init="real"), flip_ok=True)
+    config = resolve(DistillConfig(method=method_name, ipc=ipc, batch_real=batch_real, init="real"), flip_ok=True)
     spec = dataset.spec
     pool = RealPool(dataset.train.images, dataset.train.labels, spec.num_classes, dataset.normalize)
     method = build_method(config, pool, spec.channels, spec.image_size, kernels)
@@ -179,6 +180,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=1000, help="evaluation epochs")
     parser.add_argument("--ipc", type=int, default=1, help="images per class (1, 10, 50, ...)")
     parser.add_argument("--methods", default="dsa", help="comma-separated: dsa, dc, dm (ratios are to the first)")
+    parser.add_argument("--batch-real", default="256",
+                        help="comma-separated real images per class per match; each one a row (the fast preset: 64)")
     parser.add_argument("--outer-steps", type=int, default=None,
                         help="time only the first K matching steps of an iteration and extrapolate (ipc >= 10)")
     parser.add_argument("--skip-eval", action="store_true")
@@ -186,6 +189,12 @@ def main() -> None:
     args = parser.parse_args()
     names = [v.strip() for v in args.variants.split(",")]
     methods = [m.strip() for m in args.methods.split(",")]
+    try:
+        batches = [int(b) for b in args.batch_real.split(",")]
+    except ValueError:
+        parser.error(f"--batch-real takes comma-separated positive integers, got {args.batch_real!r}")
+    if min(batches) < 1:
+        parser.error(f"--batch-real takes comma-separated positive integers, got {args.batch_real!r}")
     bad = [n for n in names if n not in VARIANTS] + [m for m in methods if m not in ("dsa", "dc", "dm")]
     if bad:
         parser.error(f"unknown variant or method {bad[0]!r}; variants: {', '.join(VARIANTS)}; methods: dsa, dc, dm")
@@ -195,23 +204,25 @@ def main() -> None:
     peak = matmul_peak()
     print(f"matmul peak measured now: {peak:.0f} GFLOP/s (fp32)\n")
 
-    print(f"Outer iteration: fashion-mnist, ipc {args.ipc}, ConvNet, init real, batch_real 256"
+    print(f"Outer iteration: fashion-mnist, ipc {args.ipc}, ConvNet, init real, batch_real {args.batch_real}"
           + (f"; first {args.outer_steps} matching steps timed, the rest extrapolated" if args.outer_steps else ""))
     print(f"{'method':<6} {'variant':<18} {'steps':>6} {'s/iter':>8} {'match s':>8} {'inner s':>8} {'TFLOP':>7} "
           f"{'GFLOP/s':>8} {'x floor':>8} {'speed-up':>9} {'vs first':>9}")
     first_method = {}
-    for method_name in methods:
-        base = None
-        for name in names:
-            r = bench_iteration(dataset, Kernels(**VARIANTS[name]), args.iterations, args.ipc, method_name,
-                                args.outer_steps)
-            s = r["seconds"]
-            base = base or s
-            first_method.setdefault(name, s)
-            floor = r["flops"] / (peak * 1e9)
-            print(f"{method_name:<6} {name:<18} {r['steps']:>6} {s:8.2f} {r['match']:8.2f} {r['inner']:8.2f} "
-                  f"{r['flops'] / 1e12:7.3f} {r['flops'] / s / 1e9:8.0f} {s / floor:8.2f} {base / s:8.2f}x "
-                  f"{first_method[name] / s:8.1f}x")
+    for batch_real in batches:
+        for method_name in methods:
+            base = None
+            for name in names:
+                r = bench_iteration(dataset, Kernels(**VARIANTS[name]), args.iterations, args.ipc, method_name,
+                                    args.outer_steps, batch_real)
+                s = r["seconds"]
+                base = base or s
+                first_method.setdefault(name, s)
+                floor = r["flops"] / (peak * 1e9)
+                label = name if len(batches) == 1 else f"{name} b{batch_real}"
+                print(f"{method_name:<6} {label:<18} {r['steps']:>6} {s:8.2f} {r['match']:8.2f} {r['inner']:8.2f} "
+                      f"{r['flops'] / 1e12:7.3f} {r['flops'] / s / 1e9:8.0f} {s / floor:8.2f} {base / s:8.2f}x "
+                      f"{first_method[name] / s:8.1f}x")
     if args.ipc == 1:
         print(f"(issue #3: authors' code {AUTHORS_ITERATION_S:.0f} s = {AUTHORS_ITERATION_S / AUTHORS_FLOOR_S:.1f}x floor "
               f"on its machine, target <= 14 s = {14 / AUTHORS_FLOOR_S:.2f}x floor; quoted, not re-measured)")

@@ -28,6 +28,17 @@ def test_resolve_fills_the_preset_and_the_strategy():
     assert c.eval_models == ("convnet",)
 
 
+def test_the_fast_preset_is_ours_a_smaller_real_batch_and_one_final_evaluation():
+    fast, paper = resolve(DistillConfig(preset="fast")), resolve(DistillConfig(preset="paper"))
+    assert (fast.iterations, fast.batch_real, fast.num_eval, fast.eval_every) == (600, 64, 5, 0)
+    # the papers' image step is kept: only the budget differs
+    assert (fast.lr_img, fast.momentum_img, fast.optimizer_img, fast.lr_schedule) == (
+        paper.lr_img, paper.momentum_img, paper.optimizer_img, paper.lr_schedule)
+    dm = resolve(DistillConfig(preset="fast", method="dm"))
+    assert (dm.iterations, dm.batch_real, dm.num_eval, dm.lr_img) == (300, 256, 5, 1.0)
+    assert resolve(DistillConfig(preset="fast", batch_real=128)).batch_real == 128
+
+
 def test_digits_get_the_strategy_without_flip_and_dc_gets_none():
     assert resolve(DistillConfig(dataset="mnist"), flip_ok=False).strategy == "color_crop_cutout_scale_rotate"
     assert resolve(DistillConfig(method="dc")).strategy is None

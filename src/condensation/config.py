@@ -34,7 +34,10 @@ DEFAULT_LR_IMG = {"dsa": 0.1, "dc": 0.1, "dm": 1.0}
 # The authors' (outer_loop, inner_loop) per images-per-class.
 _LOOP_TABLE = {1: (1, 1), 10: (10, 50), 20: (20, 25), 30: (30, 20), 40: (40, 15), 50: (50, 10)}
 
-# Budgets. ``paper`` is the authors' setting; ``quick`` is sized for a 2-core CPU (minutes).
+# Budgets. ``paper`` is the authors' setting; ``quick`` is sized for a 2-core CPU (minutes);
+# ``fast`` is ours, not the papers': the papers' image step with a quarter of the real batch
+# (an ipc-1 DSA iteration 3.4x cheaper) and 600 iterations, evaluated once with 5 networks
+# (issue #7, docs/results.md "Time to accuracy").
 # ``_method`` holds per-method overrides (DM's paper budget is 20,000 cheap iterations).
 PRESETS: dict[str, dict[str, Any]] = {
     "paper": {
@@ -44,6 +47,10 @@ PRESETS: dict[str, dict[str, Any]] = {
     "quick": {
         "iterations": 30, "batch_real": 256, "num_eval": 3, "eval_every": 0, "eval_epochs": None,
         "_method": {"dm": {"iterations": 300}},
+    },
+    "fast": {
+        "iterations": 600, "batch_real": 64, "num_eval": 5, "eval_every": 0, "eval_epochs": None,
+        "_method": {"dm": {"iterations": 300, "batch_real": 256}},
     },
 }
 PRESET_KEYS = ("iterations", "batch_real", "num_eval", "eval_every", "eval_epochs", "lr_img", "momentum_img",

@@ -34,7 +34,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--eval-epochs", type=positive_int, default=None, help="epochs per evaluation network (default: protocol)")
     p.add_argument("--seeds", type=int_list, default=(0,), help="comma-separated seeds (default 0)")
     p.add_argument("--ops", action="store_true", help="augmentation: also each single DSA op against all ops")
-    p.add_argument("--preset", default="quick", help="budget preset (default quick)")
+    p.add_argument("--preset", default="quick", help="budget preset: paper, quick (default) or fast")
     p.add_argument("--out", type=Path, default=None, help="output directory (default: runs/ablate_WHICH_DATASET_ipcN)")
     add_compile(p)
     add_device(p)
