@@ -34,6 +34,7 @@ import time
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from condensation.cli.common import int_list
 from condensation.config import DistillConfig, resolve
 from condensation.data import load_dataset
 from condensation.distill import build_method, initial_images, random_real_set
@@ -180,7 +181,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=1000, help="evaluation epochs")
     parser.add_argument("--ipc", type=int, default=1, help="images per class (1, 10, 50, ...)")
     parser.add_argument("--methods", default="dsa", help="comma-separated: dsa, dc, dm (ratios are to the first)")
-    parser.add_argument("--batch-real", default="256",
+    parser.add_argument("--batch-real", type=int_list, default=(256,),
                         help="comma-separated real images per class per match; each one a row (the fast preset: 64)")
     parser.add_argument("--outer-steps", type=int, default=None,
                         help="time only the first K matching steps of an iteration and extrapolate (ipc >= 10)")
@@ -189,12 +190,9 @@ def main() -> None:
     args = parser.parse_args()
     names = [v.strip() for v in args.variants.split(",")]
     methods = [m.strip() for m in args.methods.split(",")]
-    try:
-        batches = [int(b) for b in args.batch_real.split(",")]
-    except ValueError:
-        parser.error(f"--batch-real takes comma-separated positive integers, got {args.batch_real!r}")
+    batches = args.batch_real
     if min(batches) < 1:
-        parser.error(f"--batch-real takes comma-separated positive integers, got {args.batch_real!r}")
+        parser.error(f"--batch-real takes positive integers, got {min(batches)}")
     bad = [n for n in names if n not in VARIANTS] + [m for m in methods if m not in ("dsa", "dc", "dm")]
     if bad:
         parser.error(f"unknown variant or method {bad[0]!r}; variants: {', '.join(VARIANTS)}; methods: dsa, dc, dm")
@@ -204,7 +202,7 @@ def main() -> None:
     peak = matmul_peak()
     print(f"matmul peak measured now: {peak:.0f} GFLOP/s (fp32)\n")
 
-    print(f"Outer iteration: fashion-mnist, ipc {args.ipc}, ConvNet, init real, batch_real {args.batch_real}"
+    print(f"Outer iteration: fashion-mnist, ipc {args.ipc}, ConvNet, init real, batch_real {', '.join(map(str, batches))}"
           + (f"; first {args.outer_steps} matching steps timed, the rest extrapolated" if args.outer_steps else ""))
     print(f"{'method':<6} {'variant':<18} {'steps':>6} {'s/iter':>8} {'match s':>8} {'inner s':>8} {'TFLOP':>7} "
           f"{'GFLOP/s':>8} {'x floor':>8} {'speed-up':>9} {'vs first':>9}")
