@@ -8,9 +8,10 @@ the ``paper`` preset and one evaluation network, and projects the paper preset's
 iterations + 20 networks). The preset's time is its condensation time plus the evaluation of
 its final set (``--num-eval`` networks); the intermediate evaluations only draw the curve.
 
-Writes ``OUT/time_to_accuracy.csv`` (one row per evaluation point) and
-``OUT/time_to_accuracy.png``, and prints the ratio of the preset's time to the projection.
-Runs resume (each seed is an ordinary run directory under ``OUT``).
+Writes ``OUT/time_to_accuracy_LABEL.csv`` (one row per evaluation point of every finished seed
+under ``OUT/LABEL``, whichever invocation ran it), ``.png`` and ``.json``, and prints each seed's
+ratio of time to the projection. Runs resume (each seed is an ordinary run directory under
+``OUT/LABEL``); ``--skip-paper`` reuses the projection an earlier invocation of the label saved.
 
     python benchmarks/time_to_accuracy.py --preset fast --eval-every 0 --seeds 0,1,2 --label fast
     python benchmarks/time_to_accuracy.py --preset quick --set iterations=200 --seeds 0,1,2 --eval-every 50
@@ -99,6 +100,23 @@ def curve(run: RunDir, final_iteration: int) -> list[dict]:
     return rows
 
 
+def label_rows(label_dir: Path, label: str) -> list[list]:
+    """CSV rows of every finished seed directory under ``label_dir`` (``seed<N>`` with results.json)."""
+    rows = []
+    for seed_dir in sorted(label_dir.glob("seed*"), key=lambda d: int(d.name[4:]) if d.name[4:].isdigit() else -1):
+        run = RunDir(seed_dir)
+        if not seed_dir.name[4:].isdigit() or not run.file("results.json").exists():
+            continue
+        points = curve(run, run.read_json("config.json")["iterations"])
+        final = points[-1]
+        total = final["condense_seconds"] + final["eval_seconds"]
+        for p in points:
+            rows.append([label, int(seed_dir.name[4:]), p["iteration"], round(p["condense_seconds"], 1),
+                         round(100 * p["mean"], 2), round(100 * p["std"], 2), p["networks"],
+                         round(p["eval_seconds"], 1), round(total, 1) if p["final"] else None])
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--preset", default="quick")
@@ -123,7 +141,6 @@ def main() -> None:
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {device}")
 
-    rows = []
     for seed in (int(s) for s in args.seeds.split(",")):
         config = DistillConfig(dataset="fashion-mnist", method="dsa", ipc=1, preset=args.preset, seed=seed,
                                eval_every=args.eval_every, num_eval=args.num_eval, baseline=False, **overrides)
@@ -132,15 +149,13 @@ def main() -> None:
         t0 = time.perf_counter()
         result = distill(config, out, resume=run.checkpoint_path.exists(), dataset=dataset, progress=False,
                          log=lambda m: None)
-        points = curve(run, result.config.iterations)
-        final = points[-1]
+        final = curve(run, result.config.iterations)[-1]
         total = final["condense_seconds"] + final["eval_seconds"]
         print(f"{label} seed {seed}: {100 * final['mean']:.2f} ± {100 * final['std']:.2f}% after "
               f"{result.config.iterations} iterations; condensation {final['condense_seconds']:.0f} s + evaluation "
               f"{final['eval_seconds']:.0f} s = {total:.0f} s ({time.perf_counter() - t0:.0f} s in this invocation)")
-        for p in points:
-            rows.append([label, seed, p["iteration"], round(p["condense_seconds"], 1), round(100 * p["mean"], 2),
-                         round(100 * p["std"], 2), p["networks"], round(p["eval_seconds"], 1), total if p["final"] else None])
+    # the CSV and the plot cover every finished seed under the label, not only this invocation's
+    rows = label_rows(args.out / label, label)
     by_seed = {}
     for r in rows:
         by_seed.setdefault(r[1], []).append(r)
@@ -149,24 +164,36 @@ def main() -> None:
     csv_path.write_text(csv_text(["config", "seed", "iteration", "condense_seconds", "mean", "std", "networks",
                                   "final_eval_seconds", "total_seconds"], rows))
 
-    vlines = []
-    if not args.skip_paper:
+    json_path = args.out / f"time_to_accuracy_{label}.json"
+    if args.skip_paper:
+        paper = json.loads(json_path.read_text()) if json_path.exists() else None
+        if paper:
+            print(f"paper preset: the projection of an earlier run of this label, "
+                  f"{paper['paper_projected_seconds']:.0f} s")
+    else:
         t_it, t_net = time_paper_preset(dataset, args.paper_iterations, device)
-        projected = 1000 * t_it + 20 * t_net
-        totals = [r[8] for r in rows if r[8] is not None]
-        mean_total = sum(totals) / len(totals)
+        paper = {"paper_seconds_per_iteration": t_it, "paper_seconds_per_network": t_net,
+                 "paper_projected_seconds": 1000 * t_it + 20 * t_net}
         print(f"paper preset, measured now: {t_it:.2f} s/iteration, {t_net:.1f} s/network -> projected "
-              f"1000 iterations + 20 networks = {projected:.0f} s")
-        print(f"{label}: {mean_total:.0f} s per seed = {mean_total / projected:.3f} x the paper preset "
-              f"(target <= 0.2)")
-        (args.out / f"time_to_accuracy_{label}.json").write_text(json.dumps({
-            "label": label, "paper_seconds_per_iteration": t_it, "paper_seconds_per_network": t_net,
-            "paper_projected_seconds": projected, "preset_seconds_per_seed": totals, "ratio": mean_total / projected,
+              f"1000 iterations + 20 networks = {paper['paper_projected_seconds']:.0f} s")
+    vlines = []
+    if paper:
+        projected = paper["paper_projected_seconds"]
+        finals = {r[1]: r for r in rows if r[8] is not None}
+        for seed, r in sorted(finals.items()):
+            print(f"{label} seed {seed}: {r[4]:.2f} ± {r[5]:.2f}% in {r[8]:.0f} s = {r[8] / projected:.3f} x the "
+                  f"paper preset (target <= 0.2 and >= {100 * PAPER_TARGET:.1f}%)")
+        totals = {seed: r[8] for seed, r in finals.items()}
+        json_path.write_text(json.dumps({
+            "label": label, **{k: paper[k] for k in ("paper_seconds_per_iteration", "paper_seconds_per_network",
+                                                     "paper_projected_seconds")},
+            "preset_seconds_per_seed": totals,
+            "ratio": sum(totals.values()) / len(totals) / projected if totals else None,
         }, indent=2) + "\n")
-        final_eval = [r[7] for r in rows if r[8] is not None]
-        # the x axis is condensation time: the budget left for it is 1/5 less the final evaluation
-        vlines = [("1/5 of the paper preset, less the final evaluation",
-                   projected / 5 - sum(final_eval) / len(final_eval))]
+        final_eval = [r[7] for r in finals.values()]
+        if final_eval:  # the x axis is condensation time: the budget left for it is 1/5 less the final evaluation
+            vlines = [("1/5 of the paper preset, less the final evaluation",
+                       projected / 5 - sum(final_eval) / len(final_eval))]
     series = [(f"seed {s}", [r[3] for r in rs], [r[4] / 100 for r in rs], [r[5] / 100 for r in rs]) for s, rs in by_seed.items()]
     png = line_plot(args.out / f"time_to_accuracy_{label}.png", series, xlabel="condensation seconds",
                     ylabel="test accuracy", title=f"Fashion-MNIST ipc 1, DSA: {label}",
