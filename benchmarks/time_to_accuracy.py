@@ -103,15 +103,16 @@ def curve(run: RunDir, final_iteration: int) -> list[dict]:
 def label_rows(label_dir: Path, label: str) -> list[list]:
     """CSV rows of every finished seed directory under ``label_dir`` (``seed<N>`` with results.json)."""
     rows = []
-    for seed_dir in sorted(label_dir.glob("seed*"), key=lambda d: int(d.name[4:]) if d.name[4:].isdigit() else -1):
+    seed_dirs = {int(d.name[4:]): d for d in label_dir.glob("seed*") if d.name[4:].isdigit()}
+    for seed, seed_dir in sorted(seed_dirs.items()):
         run = RunDir(seed_dir)
-        if not seed_dir.name[4:].isdigit() or not run.file("results.json").exists():
+        if not run.file("results.json").exists():
             continue
         points = curve(run, run.read_json("config.json")["iterations"])
         final = points[-1]
         total = final["condense_seconds"] + final["eval_seconds"]
         for p in points:
-            rows.append([label, int(seed_dir.name[4:]), p["iteration"], round(p["condense_seconds"], 1),
+            rows.append([label, seed, p["iteration"], round(p["condense_seconds"], 1),
                          round(100 * p["mean"], 2), round(100 * p["std"], 2), p["networks"],
                          round(p["eval_seconds"], 1), round(total, 1) if p["final"] else None])
     return rows
