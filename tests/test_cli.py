@@ -53,6 +53,10 @@ def test_invalid_choice_names_the_allowed_values(capsys):
         main(["distill", "--method", "kip"])
     assert e.value.code == 2
     assert "choose from" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:
+        main(["ablate", "augmentation", "--preset", "slow"])
+    assert e.value.code == 2
+    assert "choose from 'paper', 'quick', 'fast'" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(

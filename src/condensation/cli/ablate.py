@@ -10,7 +10,7 @@ from .common import add_compile, add_data_dir, add_device, count, csv_list, int_
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     from ..ablation import ABLATIONS
-    from ..config import METHODS
+    from ..config import METHODS, PRESETS
 
     p = sub.add_parser(
         "ablate",
@@ -34,7 +34,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--eval-epochs", type=positive_int, default=None, help="epochs per evaluation network (default: protocol)")
     p.add_argument("--seeds", type=int_list, default=(0,), help="comma-separated seeds (default 0)")
     p.add_argument("--ops", action="store_true", help="augmentation: also each single DSA op against all ops")
-    p.add_argument("--preset", default="quick", help="budget preset: paper, quick (default) or fast")
+    p.add_argument("--preset", default="quick", choices=tuple(PRESETS), help="budget preset (default quick)")
     p.add_argument("--out", type=Path, default=None, help="output directory (default: runs/ablate_WHICH_DATASET_ipcN)")
     add_compile(p)
     add_device(p)
