@@ -53,7 +53,7 @@ def test_flags_override_the_preset():
     "kwargs, message",
     [
         ({"method": "kip"}, "allowed: dsa, dc"),
-        ({"init": "zeros"}, "allowed: real, noise"),
+        ({"init": "zeros"}, "allowed: real, noise, herding"),
         ({"preset": "huge"}, "allowed: paper, quick"),
         ({"metric": "l2"}, "allowed: ours, mse, cos"),
         ({"ipc": 0}, "ipc must be a positive integer"),

@@ -221,6 +221,23 @@ def test_noise_init_starts_from_unit_gaussian_and_real_init_from_real_images(toy
     assert torch.allclose(pixels, pixels.round(), atol=1e-3)  # exactly representable real pixels
 
 
+def test_herding_init_starts_from_the_real_images_nearest_each_class_mean(toy_dataset):
+    train = toy_dataset.train
+    runs = [distill(DistillConfig(iterations=0, init="herding", seed=s, **{**TINY, "ipc": ipc}), dataset=toy_dataset, **quiet)
+            for s, ipc in ((0, 1), (1, 1), (0, 2))]
+    assert torch.equal(runs[0].synset.images, runs[1].synset.images)  # no randomness: the seed does not matter
+    for c in range(3):
+        pixels = train.images[train.labels == c].flatten(1).double()
+        nearest = (pixels - pixels.mean(0)).pow(2).sum(1).argmin()
+        expected = toy_dataset.normalize(train.images[train.labels == c][nearest : nearest + 1])
+        torch.testing.assert_close(runs[0].synset.images[c : c + 1], expected.cpu())
+        # ipc 2: the nearest image, then the one that brings the pair's mean nearest the class mean
+        second = ((pixels[nearest] + pixels) / 2 - pixels.mean(0)).pow(2).sum(1)
+        second[nearest] = float("inf")
+        expected2 = toy_dataset.normalize(train.images[train.labels == c][second.argmin()][None])
+        torch.testing.assert_close(runs[2].synset.images[2 * c : 2 * c + 2], torch.cat([expected, expected2]).cpu())
+
+
 def test_batchnorm_statistics_are_frozen_from_real_images(toy_dataset):
     pool = RealPool(toy_dataset.train.images, toy_dataset.train.labels, 3, toy_dataset.normalize)
     for mode in ("reference", "exact"):

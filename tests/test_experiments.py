@@ -85,7 +85,7 @@ def test_ops_adds_one_row_per_single_op(toy_npz):
 def test_init_and_distance_ablations(toy_npz, tmp_path):
     run_ablation("init", _base(toy_npz), [0], tmp_path / "init", **quiet)
     rows = _rows(tmp_path / "init" / "ablation.csv")
-    assert [r["init"] for r in rows] == ["real", "noise"]
+    assert [r["init"] for r in rows] == ["real", "noise", "herding"]
     noise = SyntheticSet.load(tmp_path / "init" / "cells" / "init-noise" / "seed0" / "synset.pt")
     assert noise.meta["config"]["init"] == "noise"
     run_ablation("distance", _base(toy_npz), [0], tmp_path / "dist", **quiet)

@@ -204,10 +204,10 @@ def test_ablation_report(ablation_dir):
         for acc in row["per_seed"].values():
             expected += [format_accuracy(r) for r in acc.values()]
     assert missing_numbers(page, expected) == []
-    assert page.has_cell("init") and page.has_cell("real") and page.has_cell("noise")  # the differing setting
+    assert page.has_cell("init") and all(page.has_cell(init) for init in ("real", "noise", "herding"))  # the differing setting
     embedded = page.png_bytes()
     files = [ablation_dir / "plots" / "ablation.png"]
-    for key in ("init-real", "init-noise"):
+    for key in ("init-real", "init-noise", "init-herding"):
         files += [ablation_dir / "cells" / key / "seed0" / "synset.png", ablation_dir / "cells" / key / "seed0" / "grids" / "iter_000000.png"]
     assert [f.read_bytes() in embedded for f in files] == [True] * len(files)
     assert len(embedded) == len(files)

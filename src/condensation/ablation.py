@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from .augment import default_strategy, parse_strategy
-from .config import DistillConfig
+from .config import INITS, DistillConfig
 from .data import get_spec
 from .experiments import Cell, CellResult, run_grid
 from .tables import format_accuracy, pct, write_table
@@ -86,10 +86,10 @@ def _row_label(info: dict[str, str]) -> str:
 
 
 def init_cells(base: DistillConfig) -> list[Cell]:
-    """Initialisation from random real images against N(0, 1) noise, same method and budget."""
+    """Initialisation from random real images, N(0, 1) noise and pixel-space herding, same method and budget."""
     return [
         Cell(f"init-{init}", f"init {init}", dataclasses.replace(base, init=init), info={"init": init})
-        for init in ("real", "noise")
+        for init in INITS
     ]
 
 

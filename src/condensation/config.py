@@ -21,7 +21,7 @@ from .models import canonical_name
 __all__ = ["DistillConfig", "PRESETS", "METHODS", "loops_for_ipc", "resolve", "ConfigError", "preset_values"]
 
 METHODS = ("dsa", "dc", "dm")
-INITS = ("real", "noise")
+INITS = ("real", "noise", "herding")
 DSA_MODES = ("single", "all")
 BN_MODES = ("reference", "exact")
 # Where gradient matching applies the DSA draw: siamese (one shared draw, the method), or the

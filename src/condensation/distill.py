@@ -74,10 +74,13 @@ class DistillResult:
 
 
 def initial_images(config: DistillConfig, pool: RealPool, channels: int, image_size: tuple[int, int]) -> torch.Tensor:
-    """The starting synthetic images (class-major): random real images, or N(0, 1) noise in the
-    normalised space. Drawn from the stream ``(seed, "init")``."""
+    """The starting synthetic images (class-major): random real images, the real images herding
+    picks in pixel space (no randomness), or N(0, 1) noise in the normalised space. Random draws
+    come from the stream ``(seed, "init")``."""
     if config.init == "real":
         return _random_real(pool, config.ipc, config.seed)[0]
+    if config.init == "herding":
+        return pool.herded(config.ipc)[0]
     shape = (pool.num_classes * config.ipc, channels, *image_size)
     return torch.randn(shape, generator=make_generator(config.seed, "init")).to(pool.device)
 

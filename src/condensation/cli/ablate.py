@@ -18,7 +18,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         description=(
             "augmentation: the DSA paper's table of where the augmentation goes (DC; DC with DSA evaluation; "
             "real only; synthetic only; both with independent draws; Siamese), with --ops each single DSA op. "
-            "init: real vs noise initialisation. distance: ours vs mse vs cos. Each row runs for every seed; "
+            "init: real vs noise vs herding initialisation. distance: ours vs mse vs cos. Each row runs for every seed; "
             "re-running skips finished runs and resumes unfinished ones. Writes ablation.md, ablation.csv, "
             "ablation.json and plots/ablation.png into --out."
         ),

@@ -28,7 +28,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--resolution", type=positive_int, default=None, metavar="N", help="imagefolder datasets: resize every image to N x N (shorter side to N, centre crop); the same as --dataset imagefolder:PATH@N")
     p.add_argument("--method", default="dsa", choices=METHODS, help="dsa (default), dc or dm")
     p.add_argument("--ipc", type=positive_int, default=1, help="synthetic images per class (default: 1)")
-    p.add_argument("--init", default="real", choices=INITS, help="start from random real images or N(0,1) noise (default: real)")
+    p.add_argument("--init", default="real", choices=INITS, help="real: random real images (default); herding: the real images nearest each class's mean (pixel-space herding); noise: N(0,1) noise")
     p.add_argument("--model", default="convnet", help="network whose gradients (dm: embeddings) are matched (default: convnet; see 'condense models')")
     p.add_argument("--strategy", default=None, help="DSA ops joined by '_' from color, crop, cutout, flip, scale, rotate, or none (default: all six; no flip for mnist/svhn)")
     p.add_argument("--dsa-mode", default="single", choices=DSA_MODES, help="single: one random op per call (the paper); all: every op in turn")

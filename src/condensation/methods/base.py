@@ -20,6 +20,7 @@ from torch import Tensor
 
 from ..data import ClassSampler, DataError
 from ..devices import to_device
+from .coreset import herding
 
 __all__ = ["RealPool", "SyntheticImages", "Method", "ClassLoss"]
 
@@ -74,6 +75,18 @@ class RealPool:
         idx = self.sampler.sample_balanced(n, generator)
         labels = torch.arange(self.num_classes, device=self.device).repeat_interleave(n)
         return self._gather(idx), labels
+
+    def herded(self, n: int) -> tuple[Tensor, Tensor]:
+        """The ``n`` images of every class that herding picks in pixel space (for ``n`` = 1: the image
+        nearest its class's mean image), class-major, normalised, with their labels. No randomness:
+        the raw pixel values make the picks exact, the same on every device."""
+        picks = []
+        for c in range(self.num_classes):
+            members = self.sampler.indices(c)  # CPU indices
+            pixels = self.images[members.to(self.images.device)].flatten(1)
+            picks.append(members[herding(pixels, n).cpu()])
+        labels = torch.arange(self.num_classes, device=self.device).repeat_interleave(n)
+        return self._gather(torch.cat(picks)), labels
 
     def up_to(self, n: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
         """Up to ``n`` random images of every class (all of a smaller class), normalised, with labels."""
