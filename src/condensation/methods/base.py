@@ -72,9 +72,11 @@ class RealPool:
         """``n`` random images of every class, class-major, normalised, with their labels.
 
         Every class must have at least ``n`` images (``ValueError`` otherwise)."""
-        idx = self.sampler.sample_balanced(n, generator)
-        labels = torch.arange(self.num_classes, device=self.device).repeat_interleave(n)
-        return self._gather(idx), labels
+        return self._gather(self.sampler.sample_balanced(n, generator)), self._class_major_labels(n)
+
+    def _class_major_labels(self, n: int) -> Tensor:
+        """Labels of ``n`` images per class, class-major, on the compute device."""
+        return torch.arange(self.num_classes, device=self.device).repeat_interleave(n)
 
     def herded(self, n: int) -> tuple[Tensor, Tensor]:
         """The ``n`` images of every class that herding picks in pixel space (for ``n`` = 1: the image
@@ -85,8 +87,7 @@ class RealPool:
             members = self.sampler.indices(c)  # CPU indices
             pixels = self.images[members.to(self.images.device)].flatten(1)
             picks.append(members[herding(pixels, n).cpu()])
-        labels = torch.arange(self.num_classes, device=self.device).repeat_interleave(n)
-        return self._gather(torch.cat(picks)), labels
+        return self._gather(torch.cat(picks)), self._class_major_labels(n)
 
     def up_to(self, n: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
         """Up to ``n`` random images of every class (all of a smaller class), normalised, with labels."""
