@@ -63,6 +63,14 @@ def matmul_peak(seconds: float = 2.0) -> float:
     return best
 
 
+def print_machine_peak() -> float:
+    """Print torch's version and threads, measure the matmul peak now, print it and return it."""
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    peak = matmul_peak()
+    print(f"matmul peak measured now: {peak:.0f} GFLOP/s (fp32)")
+    return peak
+
+
 def count_flops(fn) -> float:
     counter = FlopCounterMode(display=False)
     with counter:
@@ -198,11 +206,9 @@ def main() -> None:
         parser.error(f"unknown variant or method {bad[0]!r}; variants: {', '.join(VARIANTS)}; methods: dsa, dc, dm")
 
     dataset = load_dataset("fashion-mnist")
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
-    peak = matmul_peak()
-    print(f"matmul peak measured now: {peak:.0f} GFLOP/s (fp32)\n")
+    peak = print_machine_peak()
 
-    print(f"Outer iteration: fashion-mnist, ipc {args.ipc}, ConvNet, init real, batch_real {', '.join(map(str, batches))}"
+    print(f"\nOuter iteration: fashion-mnist, ipc {args.ipc}, ConvNet, init real, batch_real {', '.join(map(str, batches))}"
           + (f"; first {args.outer_steps} matching steps timed, the rest extrapolated" if args.outer_steps else ""))
     print(f"{'method':<6} {'variant':<18} {'steps':>6} {'s/iter':>8} {'match s':>8} {'inner s':>8} {'TFLOP':>7} "
           f"{'GFLOP/s':>8} {'x floor':>8} {'speed-up':>9} {'vs first':>9}")

@@ -35,7 +35,7 @@ from condensation.methods.base import RealPool
 from condensation.models import build_model
 from condensation.rng import make_generator
 
-from iteration_speed import matmul_peak
+from iteration_speed import print_machine_peak
 
 CONV_OPS = ("aten::convolution_backward", "aten::mkldnn_convolution", "aten::convolution_overrideable",
             "aten::_slow_conv2d_forward", "aten::_slow_conv2d_backward")
@@ -166,9 +166,7 @@ def main() -> None:
     if bad:
         parser.error(f"unknown step {bad[0]!r}; allowed: eval, grad")
     dataset = load_dataset("fashion-mnist")
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
-    peak = matmul_peak()
-    print(f"matmul peak measured now: {peak:.0f} GFLOP/s (fp32)")
+    peak = print_machine_peak()
     for what in whats:
         profile_step(what, dataset, args.steps, peak)
 
