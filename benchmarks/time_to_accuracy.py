@@ -32,7 +32,7 @@ from pathlib import Path
 import torch
 
 from condensation.config import DistillConfig, resolve
-from condensation.data import load_dataset
+from condensation.data import DataError, load_dataset
 from condensation.distill import distill, initial_images, random_real_set
 from condensation.evaluate import evaluate_synset, protocol_for
 from condensation.kernels import Kernels, resolve_micro_batch, should_compile
@@ -146,7 +146,10 @@ def main() -> None:
                            + "".join(f"_{k}{v}" for k, v in overrides.items()))
     paper_figure = published("dsa", args.dataset, 1)  # percent as printed: DSA paper Table 1
     target = paper_figure["mean"] / 100
-    dataset = load_dataset(args.dataset)
+    try:
+        dataset = load_dataset(args.dataset)
+    except DataError as e:  # the library's own message says where the files go
+        parser.exit(2, f"{parser.prog}: {e}\n")
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {device}")
 
