@@ -56,6 +56,8 @@ def test_flags_override_the_preset():
         ({"init": "zeros"}, "allowed: real, noise, herding"),
         ({"preset": "huge"}, "allowed: paper, quick"),
         ({"metric": "l2"}, "allowed: ours, mse, cos"),
+        ({"matching": "pairs"}, "allowed: classwise, joint"),
+        ({"method": "dm", "matching": "joint"}, "--method dc or dsa"),
         ({"ipc": 0}, "ipc must be a positive integer"),
         ({"strategy": "color_blur"}, "allowed ops"),
         ({"method": "dc", "strategy": "crop"}, "--method dsa and dm only"),

@@ -57,7 +57,8 @@ def real3():
 
 def _probe_loss(config: DistillConfig, dataset: Dataset, images: torch.Tensor) -> float:
     """The matching loss of ``images`` on five held-out iterations' networks, real batches and
-    augmentations (streams no run of 20 iterations draws from), summed over classes."""
+    augmentations (streams no run of 20 iterations draws from), summed over classes (joint
+    matching: the one distance of the summed gradients, the loss such a run descends)."""
     from condensation.config import resolve
     from condensation.distill import build_method
 
@@ -69,31 +70,34 @@ def _probe_loss(config: DistillConfig, dataset: Dataset, images: torch.Tensor) -
     total = 0.0
     for it in range(1000, 1005):
         net = method.fresh_network(it)
+        if config.matching == "joint":
+            total += method.joint_loss(net, list(net.parameters()), syn, it, 0)(range(spec.num_classes)).item()
+            continue
         loss = method.class_loss(net, list(net.parameters()), it, 0)
         total += sum(loss(c, syn.of_class(c)).item() for c in range(spec.num_classes))
     return total
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("method", ["dc", "dsa"])
-def test_condensed_set_beats_random_real_images_and_the_loss_falls(real3, method):
+@pytest.mark.parametrize("method, matching", [("dc", "classwise"), ("dsa", "classwise"), ("dsa", "joint")])
+def test_condensed_set_beats_random_real_images_and_the_loss_falls(real3, method, matching):
     """3 classes of MNIST (or Fashion-MNIST), 1 image per class, 20 iterations: the learned images beat the random real
     images they started from, on the real test images, averaged over three seeds; and their
-    matching loss on held-out networks is lower than the starting images'."""
-    gains = []
+    matching loss on held-out networks is lower than the starting images' on every seed."""
+    gains, ratios = [], []
     for seed in range(3):
         config = DistillConfig(
             method=method, ipc=1, model="convnetw32", iterations=20, batch_real=64,
-            num_eval=2, eval_epochs=150, seed=seed, compile="off",
+            num_eval=2, eval_epochs=150, seed=seed, compile="off", matching=matching,
         )
         result = distill(config, dataset=real3, **quiet)
         gains.append(result.accuracy["convnetw32"]["mean"] - result.baseline["convnetw32"]["mean"])
-        if seed == 0:
-            start = distill(DistillConfig(**{**config.to_dict(), "iterations": 0, "num_eval": 0}), dataset=real3, **quiet)
-            before = _probe_loss(config, real3, start.synset.images)
-            after = _probe_loss(config, real3, result.synset.images)
-            assert after < 0.97 * before, (before, after)
-    assert sum(gains) / 3 > 0.03, gains
+        start = distill(DistillConfig(**{**config.to_dict(), "iterations": 0, "num_eval": 0}), dataset=real3, **quiet)
+        ratios.append(_probe_loss(config, real3, result.synset.images) / _probe_loss(config, real3, start.synset.images))
+    assert max(ratios) < 1 and sum(ratios) / 3 < 0.97, ratios  # the loss falls on every seed, by 3 % on average
+    # joint matching learns more slowly (20 iterations: +1.8 points on Fashion-MNIST's three
+    # tops, +7.5 on MNIST's 3/5/8, against +6.0 and +8.5 class-wise), so it only has to beat them
+    assert sum(gains) / 3 > (0.03 if matching == "classwise" else 0.0), gains
 
 
 def test_dsa_gradient_reaches_the_synthetic_pixels_through_every_op(toy_dataset):
@@ -113,6 +117,47 @@ def test_dsa_gradient_reaches_the_synthetic_pixels_through_every_op(toy_dataset)
         assert grad[0].abs().sum() == 0 and grad[2].abs().sum() == 0  # ... and no other class's
 
 
+def _joint_and_classwise(toy_dataset):
+    pool = RealPool(toy_dataset.train.images, toy_dataset.train.labels, 3, toy_dataset.normalize)
+    kw = dict(model="convnetw32", channels=1, image_size=(16, 16), seed=0, outer_loop=1, inner_loop=1,
+              batch_real=16, augment=DSA("crop_scale_rotate"))
+    return pool, GradientMatching(pool, matching="joint", **kw), GradientMatching(pool, **kw)
+
+
+def test_joint_matching_is_the_distance_of_the_gradients_summed_over_classes(toy_dataset):
+    """Built independently: every class's real batch and its DSA draw (shared with its synthetic
+    image), one backward pass of the summed per-class mean losses on each side, then the distance."""
+    from condensation.methods.distances import gradient_distance
+
+    pool, joint, _ = _joint_and_classwise(toy_dataset)
+    syn = SyntheticImages(torch.randn(3, 1, 16, 16, generator=torch.Generator().manual_seed(1)), 1, 3, lr=0.1, momentum=0.5)
+    net = joint.fresh_network(0)
+    params = list(net.parameters())
+    loss_real = loss_syn = 0.0
+    for c in range(3):
+        real = pool.class_batch(c, 16, make_generator(0, "real", 0, 0, c))
+        real, img = DSA("crop_scale_rotate").siamese(real, syn.of_class(c), generator=make_generator(0, "dsa", 0, 0, c))
+        loss_real = loss_real + torch.nn.functional.cross_entropy(net(real), torch.full((16,), c))
+        loss_syn = loss_syn + torch.nn.functional.cross_entropy(net(img), torch.tensor([c]))
+    g_real = torch.autograd.grad(loss_real, params)
+    g_syn = torch.autograd.grad(loss_syn, params, create_graph=True)
+    expected = gradient_distance(g_syn, g_real)
+    got = joint.joint_loss(net, params, syn, 0, 0)([0, 1, 2])
+    torch.testing.assert_close(got, expected)
+    got.backward(inputs=[syn.images])
+    assert all(syn.images.grad[c].abs().sum() > 0 for c in range(3))  # one loss reaches every class's image
+
+
+def test_joint_matching_of_one_class_is_its_classwise_loss_and_of_all_is_not_their_sum(toy_dataset):
+    _, joint, classwise = _joint_and_classwise(toy_dataset)
+    syn = SyntheticImages(torch.randn(3, 1, 16, 16, generator=torch.Generator().manual_seed(2)), 1, 3, lr=0.1, momentum=0.5)
+    net = joint.fresh_network(0)
+    params = list(net.parameters())
+    per_class = [classwise.class_loss(net, params, 0, 0)(c, syn.of_class(c)) for c in range(3)]
+    torch.testing.assert_close(joint.joint_loss(net, params, syn, 0, 0)([1]), per_class[1])
+    assert abs(joint.joint_loss(net, params, syn, 0, 0)([0, 1, 2]) - sum(per_class)) > 0.1
+
+
 def test_one_step_moves_only_by_the_matching_gradient(toy_dataset):
     pool = RealPool(toy_dataset.train.images, toy_dataset.train.labels, 3, toy_dataset.normalize)
     method = GradientMatching(pool, model="convnetw32", channels=1, image_size=(16, 16), seed=0, outer_loop=1, inner_loop=0)
@@ -130,6 +175,14 @@ def test_same_seed_gives_the_identical_set_and_accuracies(toy_dataset):
     assert torch.equal(a.synset.images, b.synset.images)
     assert a.accuracy == b.accuracy and a.baseline == b.baseline
     assert not torch.equal(a.synset.images, c.synset.images)
+
+
+def test_joint_matching_runs_are_reproducible_and_differ_from_classwise(toy_dataset):
+    a, b, c = (distill(DistillConfig(iterations=2, matching=m, **TINY), dataset=toy_dataset, **quiet)
+               for m in ("joint", "joint", "classwise"))
+    assert torch.equal(a.synset.images, b.synset.images)
+    assert not torch.equal(a.synset.images, c.synset.images)
+    assert a.config.matching == "joint"
 
 
 def test_resume_after_a_kill_is_bit_identical(toy_dataset, tmp_path, monkeypatch):

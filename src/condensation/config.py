@@ -27,6 +27,9 @@ BN_MODES = ("reference", "exact")
 # Where gradient matching applies the DSA draw: siamese (one shared draw, the method), or the
 # ablation's naive variants: real images only, synthetic images only, both with independent draws.
 DSA_SIDES = ("siamese", "real", "synthetic", "independent")
+# What gradient matching compares: each class's gradients on their own (the papers'), or the sums
+# over classes (ours, after DCC, Lee et al. ICML 2022: the distance then sees between-class signals).
+MATCHINGS = ("classwise", "joint")
 EVAL_PROTOCOLS = ("dsa", "dc", "dm", "random")
 # The image learning rate of each method's paper (DC/DSA main.py 0.1, DM main_DM.py 1.0).
 DEFAULT_LR_IMG = {"dsa": 0.1, "dc": 0.1, "dm": 1.0}
@@ -134,6 +137,7 @@ class DistillConfig:
     outer_loop: int | None = None
     inner_loop: int | None = None
     metric: str = "ours"
+    matching: str = "classwise"  # dc/dsa: classwise (the papers') or joint (sums over classes, ours)
     bn_stats: str = "reference"
     dsa_sides: str = "siamese"  # ablation only: where the DSA draw is applied while matching
     eval_protocol: str | None = None  # None = the method's own evaluation protocol
@@ -197,6 +201,7 @@ def resolve(config: DistillConfig, flip_ok: bool = True) -> DistillConfig:
     c.init = _choice("init", c.init, INITS)
     c.dsa_mode = _choice("dsa mode", c.dsa_mode, DSA_MODES)
     c.metric = _choice("matching distance", c.metric, METRICS)
+    c.matching = _choice("matching", c.matching, MATCHINGS)
     c.bn_stats = _choice("BatchNorm statistics mode", c.bn_stats, BN_MODES)
     c.compile = _choice("compile mode", c.compile, COMPILE_MODES)
     c.preset = _choice("preset", c.preset, tuple(PRESETS))
@@ -233,6 +238,8 @@ def resolve(config: DistillConfig, flip_ok: bool = True) -> DistillConfig:
         raise ConfigError("--strategy applies to --method dsa and dm only (DC matches gradients without augmentation)")
     else:
         c.strategy = None
+    if c.matching != "classwise" and c.method not in ("dc", "dsa"):
+        raise ConfigError("--matching applies to gradient matching (--method dc or dsa) only")
     if c.dsa_sides != "siamese" and c.method != "dsa":
         raise ConfigError("dsa_sides (where the DSA draw is applied) applies to --method dsa only")
     for name in ("lr_img", "lr_net"):

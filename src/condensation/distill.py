@@ -25,7 +25,7 @@ import torch
 from tqdm.auto import tqdm
 
 from . import __version__
-from .config import DistillConfig, lr_factor, resolve
+from .config import ConfigError, DistillConfig, lr_factor, resolve
 from .data import Dataset, load_dataset
 from .devices import device_from_flag
 from .distributed import Context, context, local_device
@@ -145,6 +145,8 @@ def prepare(
     spec = dataset.spec
     config = resolve(config, flip_ok=spec.flip_ok)
     config.dataset = spec.name
+    if dist.active and config.matching == "joint":
+        raise ConfigError("--matching joint needs every class's gradients in one process; run it without torchrun")
     _check_models_fit(config, spec)
     pool = RealPool(dataset.train.images, dataset.train.labels, spec.num_classes, dataset.normalize)
     if config.ipc > pool.smallest_class:

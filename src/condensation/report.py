@@ -473,7 +473,7 @@ def _first_seed_dir(d: Path, key: str, seeds: Sequence[int]) -> tuple[int, Path]
 
 # Settings a coreset cell's config.json carries but its selection never used.
 _CONDENSATION_ONLY = ("iterations", "batch_real", "lr_img", "momentum_img", "optimizer_img", "lr_schedule", "init",
-                      "strategy", "dsa_mode", "dsa_sides", "outer_loop", "inner_loop", "metric", "bn_stats")
+                      "strategy", "dsa_mode", "dsa_sides", "outer_loop", "inner_loop", "metric", "matching", "bn_stats")
 
 
 def _row_configs(d: Path, keys: Sequence[str], seeds: Sequence[int]) -> dict[str, dict]:

@@ -10,7 +10,7 @@ from .common import add_compile, add_data_dir, add_dataset, add_device, count, c
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
-    from ..config import BN_MODES, DSA_MODES, INITS, METHODS, PRESETS
+    from ..config import BN_MODES, DSA_MODES, INITS, MATCHINGS, METHODS, PRESETS
     from ..methods.distances import METRICS
 
     p = sub.add_parser(
@@ -42,6 +42,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--outer-loop", type=positive_int, default=None, help="image updates per iteration (default: the paper's table for ipc)")
     p.add_argument("--inner-loop", type=count, default=None, help="network epochs between updates (default: the paper's table for ipc)")
     p.add_argument("--metric", default="ours", choices=METRICS, help="gradient distance: ours (layer-wise cosine, default), mse, cos")
+    p.add_argument("--matching", default="classwise", choices=MATCHINGS, help="dc/dsa: classwise (each class's gradients on their own, the papers'; default) or joint (the sums over classes, ours, after DCC)")
     p.add_argument("--bn-stats", default="reference", choices=BN_MODES, help="BatchNorm statistics frozen during matching: reference (the authors' single momentum-0.1 pass) or exact")
     p.add_argument("--seed", type=int, default=0, help="seed of every random draw (default 0)")
     p.add_argument("--eval-every", type=count, default=None, help="also evaluate every N iterations (0: only at the end)")
@@ -82,6 +83,7 @@ def config_from_args(args: argparse.Namespace):
         outer_loop=args.outer_loop,
         inner_loop=args.inner_loop,
         metric=args.metric,
+        matching=args.matching,
         bn_stats=args.bn_stats,
         seed=args.seed,
         eval_every=args.eval_every,

@@ -33,6 +33,7 @@ def build_method(config, pool: RealPool, channels: int, image_size: tuple[int, i
             batch_train=config.batch_train,
             lr_net=config.lr_net,
             metric=config.metric,
+            matching=config.matching,
             augment=augment,
             sides=config.dsa_sides,
             bn_stats=config.bn_stats,

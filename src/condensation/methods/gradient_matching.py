@@ -3,13 +3,14 @@
 One iteration: a freshly initialised network; ``outer_loop`` times, (a) for every class make the
 gradient of the loss on the class's synthetic images match the gradient on a batch of its real
 images (DSA: both batches first go through one shared random augmentation) and take one SGD step
-on the images, then (b) unless it was the last outer step, train the network for ``inner_loop``
+on the images (``matching="joint"``, ours after DCC: match the sums over classes of those
+gradients, so the distance also sees what separates the classes), then (b) unless it was the last outer step, train the network for ``inner_loop``
 epochs on the current synthetic set (DSA-augmented per image for DSA).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn as nn
@@ -28,6 +29,7 @@ __all__ = ["GradientMatching", "BN_BATCH_PER_CLASS"]
 
 BN_BATCH_PER_CLASS = 16  # real images per class for the BatchNorm statistics pass
 SIDES = ("siamese", "real", "synthetic", "independent")
+MATCHINGS = ("classwise", "joint")
 
 
 class GradientMatching(Method):
@@ -35,7 +37,9 @@ class GradientMatching(Method):
 
     Parameters mirror the paper: ``batch_real`` real images per class and match, ``outer_loop`` /
     ``inner_loop`` per iteration, the network trained with plain SGD (``lr_net``, batch
-    ``batch_train``), ``metric`` one of ours/mse/cos. ``sides`` says where the DSA draw goes while
+    ``batch_train``), ``metric`` one of ours/mse/cos, ``matching`` "classwise" (the papers': the
+    summed distances of the classes' gradients) or "joint" (the distance of the summed gradients;
+    the same real batches, draws and images, one distance per step). ``sides`` says where the DSA draw goes while
     matching: "siamese" (one draw shared by the real and the synthetic batch: DSA), or, for the
     paper's ablation, "real" / "synthetic" (only that batch, per-image draws) or "independent"
     (both, independent per-image draws). The inner loop is augmented in every case. ``bn_stats`` says how BatchNorm networks get
@@ -59,6 +63,7 @@ class GradientMatching(Method):
         batch_train: int = 256,
         lr_net: float = 0.01,
         metric: str = "ours",
+        matching: str = "classwise",
         augment: DSA | None = None,
         sides: str = "siamese",
         bn_stats: str = "reference",
@@ -76,6 +81,9 @@ class GradientMatching(Method):
         self.batch_train = batch_train
         self.lr_net = lr_net
         self.metric = metric
+        if matching not in MATCHINGS:
+            raise ValueError(f"unknown matching {matching!r}; allowed: {', '.join(MATCHINGS)}")
+        self.matching = matching
         self.augment = augment if augment is not None and augment.enabled else None
         if sides not in SIDES:
             raise ValueError(f"unknown DSA sides {sides!r}; allowed: {', '.join(SIDES)}")
@@ -113,18 +121,39 @@ class GradientMatching(Method):
             m.momentum = momentum
             m.eval()
 
+    def _class_pair(self, net: nn.Module, params: list[Tensor], it: int, ol: int, c: int, syn: Tensor) -> tuple[list[Tensor], Tensor]:
+        """Class ``c``'s real gradient (detached) and its synthetic images' loss (mean cross-entropy,
+        graph alive), both batches through the class's DSA draw."""
+        real = self.real.class_batch(c, self.batch_real, make_generator(self.seed, "real", it, ol, c))
+        if self.augment is not None:
+            real, syn = self._augment(real, syn, it, ol, c)
+        y_real = torch.full((real.shape[0],), c, dtype=torch.long, device=real.device)
+        y_syn = torch.full((syn.shape[0],), c, dtype=torch.long, device=syn.device)
+        g_real = self.kernels.grad(net, real, y_real, params)  # BatchNorm, if any, is frozen here
+        return [g.detach() for g in g_real], F.cross_entropy(net(syn), y_syn)
+
     def class_loss(self, net: nn.Module, params: list[Tensor], it: int, ol: int) -> Callable[[int, Tensor], Tensor]:
         """The matching loss of class ``c`` for the synthetic images ``syn`` (ipc x C x H x W)."""
 
         def loss(c: int, syn: Tensor) -> Tensor:
-            real = self.real.class_batch(c, self.batch_real, make_generator(self.seed, "real", it, ol, c))
-            if self.augment is not None:
-                real, syn = self._augment(real, syn, it, ol, c)
-            y_real = torch.full((real.shape[0],), c, dtype=torch.long, device=real.device)
-            y_syn = torch.full((syn.shape[0],), c, dtype=torch.long, device=syn.device)
-            g_real = self.kernels.grad(net, real, y_real, params)  # BatchNorm, if any, is frozen here
-            g_syn = torch.autograd.grad(F.cross_entropy(net(syn), y_syn), params, create_graph=True)
-            return gradient_distance(g_syn, [g.detach() for g in g_real], self.metric)
+            g_real, loss_syn = self._class_pair(net, params, it, ol, c, syn)
+            g_syn = torch.autograd.grad(loss_syn, params, create_graph=True)
+            return gradient_distance(g_syn, g_real, self.metric)
+
+        return loss
+
+    def joint_loss(self, net: nn.Module, params: list[Tensor], syn: SyntheticImages, it: int, ol: int) -> Callable[[Sequence[int]], Tensor]:
+        """The distance between the sums over ``classes`` of the real and of the synthetic gradients."""
+
+        def loss(classes: Sequence[int]) -> Tensor:
+            g_real: list[Tensor] | None = None
+            loss_syn = syn.images.new_zeros(())
+            for c in classes:
+                g, l = self._class_pair(net, params, it, ol, c, syn.of_class(c))
+                g_real = g if g_real is None else [a.add_(b) for a, b in zip(g_real, g)]
+                loss_syn = loss_syn + l
+            g_syn = torch.autograd.grad(loss_syn, params, create_graph=True)
+            return gradient_distance(g_syn, g_real, self.metric)
 
         return loss
 
@@ -162,8 +191,12 @@ class GradientMatching(Method):
         for ol in range(self.outer_loop):
             if uses_bn:
                 self.freeze_batchnorm(net, it, ol)
-            total = total + syn.step(self.class_loss(net, params, it, ol))
+            if self.matching == "joint":
+                total = total + syn.step_joint(self.joint_loss(net, params, syn, it, ol))
+            else:
+                total = total + syn.step(self.class_loss(net, params, it, ol))
             if ol == self.outer_loop - 1:
                 break  # the network is not trained after the last update of the iteration
             self.train_network(net, optimizer, syn, it, ol)
-        return total / (self.real.num_classes * self.outer_loop)
+        steps = self.outer_loop * (1 if self.matching == "joint" else self.real.num_classes)
+        return total / steps  # the mean distance per matching (classwise: per class and step)
