@@ -185,6 +185,19 @@ def test_joint_matching_runs_are_reproducible_and_differ_from_classwise(toy_data
     assert a.config.matching == "joint"
 
 
+def test_joint_matching_refuses_a_distributed_run(toy_dataset, monkeypatch):
+    """Its one distance needs every class's gradients; a rank holds only some classes."""
+    import importlib
+    import types
+
+    from condensation.config import ConfigError
+
+    distill_module = importlib.import_module("condensation.distill")  # the module, not the function
+    monkeypatch.setattr(distill_module, "context", lambda device: types.SimpleNamespace(active=True))
+    with pytest.raises(ConfigError, match="without torchrun"):
+        distill(DistillConfig(iterations=1, matching="joint", **TINY), dataset=toy_dataset, **quiet)
+
+
 def test_resume_after_a_kill_is_bit_identical(toy_dataset, tmp_path, monkeypatch):
     config = DistillConfig(iterations=6, checkpoint_every=2, method="dsa", ipc=2, model="convnetw32",
                            batch_real=16, num_eval=0, compile="off")

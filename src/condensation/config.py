@@ -15,6 +15,7 @@ from typing import Any
 from .augment import default_strategy, parse_strategy
 from .kernels import COMPILE_MODES
 from .methods.distances import METRICS
+from .methods.gradient_matching import MATCHINGS  # classwise (the papers') or joint (ours, after DCC)
 from .evaluate import expand_models
 from .models import canonical_name
 
@@ -27,9 +28,6 @@ BN_MODES = ("reference", "exact")
 # Where gradient matching applies the DSA draw: siamese (one shared draw, the method), or the
 # ablation's naive variants: real images only, synthetic images only, both with independent draws.
 DSA_SIDES = ("siamese", "real", "synthetic", "independent")
-# What gradient matching compares: each class's gradients on their own (the papers'), or the sums
-# over classes (ours, after DCC, Lee et al. ICML 2022: the distance then sees between-class signals).
-MATCHINGS = ("classwise", "joint")
 EVAL_PROTOCOLS = ("dsa", "dc", "dm", "random")
 # The image learning rate of each method's paper (DC/DSA main.py 0.1, DM main_DM.py 1.0).
 DEFAULT_LR_IMG = {"dsa": 0.1, "dc": 0.1, "dm": 1.0}

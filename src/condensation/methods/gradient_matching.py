@@ -4,8 +4,9 @@ One iteration: a freshly initialised network; ``outer_loop`` times, (a) for ever
 gradient of the loss on the class's synthetic images match the gradient on a batch of its real
 images (DSA: both batches first go through one shared random augmentation) and take one SGD step
 on the images (``matching="joint"``, ours after DCC: match the sums over classes of those
-gradients, so the distance also sees what separates the classes), then (b) unless it was the last outer step, train the network for ``inner_loop``
-epochs on the current synthetic set (DSA-augmented per image for DSA).
+gradients, so the distance also sees what separates the classes), then (b) unless it was the
+last outer step, train the network for ``inner_loop`` epochs on the current synthetic set
+(DSA-augmented per image for DSA).
 """
 
 from __future__ import annotations
@@ -39,8 +40,8 @@ class GradientMatching(Method):
     ``inner_loop`` per iteration, the network trained with plain SGD (``lr_net``, batch
     ``batch_train``), ``metric`` one of ours/mse/cos, ``matching`` "classwise" (the papers': the
     summed distances of the classes' gradients) or "joint" (the distance of the summed gradients;
-    the same real batches, draws and images, one distance per step). ``sides`` says where the DSA draw goes while
-    matching: "siamese" (one draw shared by the real and the synthetic batch: DSA), or, for the
+    the same real batches, draws and images, one distance per step). ``sides`` says where the
+    DSA draw goes while matching: "siamese" (one draw shared by the real and the synthetic batch: DSA), or, for the
     paper's ablation, "real" / "synthetic" (only that batch, per-image draws) or "independent"
     (both, independent per-image draws). The inner loop is augmented in every case. ``bn_stats`` says how BatchNorm networks get
     the statistics that are frozen during matching: "reference" (one forward pass of 16 real images
