@@ -29,14 +29,23 @@ def test_resolve_fills_the_preset_and_the_strategy():
 
 
 def test_the_fast_preset_is_ours_a_smaller_real_batch_and_one_final_evaluation():
-    fast, paper = resolve(DistillConfig(preset="fast")), resolve(DistillConfig(preset="paper"))
-    assert (fast.iterations, fast.batch_real, fast.num_eval, fast.eval_every) == (600, 64, 5, 0)
+    fast, paper = resolve(DistillConfig(preset="fast", ipc=10)), resolve(DistillConfig(preset="paper", ipc=10))
+    assert (fast.iterations, fast.batch_real, fast.num_eval, fast.eval_every, fast.factor) == (600, 64, 5, 0, 1)
     # the papers' image step is kept: only the budget differs
     assert (fast.lr_img, fast.momentum_img, fast.optimizer_img, fast.lr_schedule) == (
         paper.lr_img, paper.momentum_img, paper.optimizer_img, paper.lr_schedule)
-    dm = resolve(DistillConfig(preset="fast", method="dm"))
-    assert (dm.iterations, dm.batch_real, dm.num_eval, dm.lr_img) == (300, 256, 5, 1.0)
     assert resolve(DistillConfig(preset="fast", batch_real=128)).batch_real == 128
+
+
+def test_the_fast_preset_uses_multiformation_at_ipc_1_only_and_a_flag_turns_it_off():
+    fast = resolve(DistillConfig(preset="fast", ipc=1))
+    assert (fast.iterations, fast.batch_real, fast.num_eval, fast.factor) == (300, 64, 5, 2)
+    assert resolve(DistillConfig(preset="fast", ipc=1, factor=1)).factor == 1
+    assert resolve(DistillConfig(preset="fast", ipc=2)).factor == 1
+    for preset in ("paper", "quick"):
+        assert resolve(DistillConfig(preset=preset, ipc=1)).factor == 1  # the papers' plain sets
+    dm = resolve(DistillConfig(preset="fast", method="dm"))  # DM keeps its own budget, without multi-formation
+    assert (dm.iterations, dm.batch_real, dm.num_eval, dm.lr_img, dm.factor) == (300, 256, 5, 1.0, 1)
 
 
 def test_digits_get_the_strategy_without_flip_and_dc_gets_none():

@@ -234,14 +234,14 @@ def test_resume_refuses_changed_settings(toy_dataset, tmp_path):
 
 
 def test_a_checkpoint_from_before_the_image_step_settings_still_resumes(toy_dataset, tmp_path):
-    """Checkpoints written before ``optimizer_img``/``lr_schedule`` existed hold neither key; they
-    were made with the papers' SGD at a constant rate, and resume as such."""
+    """Checkpoints written before ``optimizer_img``/``lr_schedule``/``factor`` existed hold none of
+    those keys; they were made with the papers' SGD at a constant rate on plain sets, and resume as such."""
     config = DistillConfig(iterations=2, num_eval=0, **{k: v for k, v in TINY.items() if k != "num_eval"})
     distill(config, tmp_path / "old", dataset=toy_dataset, **quiet)
     whole = distill(dataclasses.replace(config, iterations=3), tmp_path / "whole", dataset=toy_dataset, **quiet)
     path = tmp_path / "old" / "checkpoint.pt"
     state = torch.load(path, weights_only=True)
-    for key in ("optimizer_img", "lr_schedule"):
+    for key in ("optimizer_img", "lr_schedule", "factor"):
         del state["config"][key]
     torch.save(state, path)
     resumed = distill(dataclasses.replace(config, iterations=3), tmp_path / "old", resume=True,

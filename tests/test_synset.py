@@ -26,7 +26,7 @@ def test_file_round_trip_with_weights_only_load(tmp_path):
     s = make_set()
     path = s.save(tmp_path / "synset.pt")
     raw = torch.load(path, weights_only=True)
-    assert set(raw) == {"images", "labels", "mean", "std", "dataset", "classes", "ipc", "meta"}
+    assert set(raw) == {"images", "labels", "mean", "std", "dataset", "classes", "ipc", "meta", "factor"}
     assert raw["images"].dtype == torch.float32 and raw["labels"].dtype == torch.int64
     back = SyntheticSet.load(path)
     assert torch.equal(back.images, s.images) and torch.equal(back.labels, s.labels)

@@ -30,6 +30,7 @@ from .data import Dataset, load_dataset
 from .devices import device_from_flag
 from .distributed import Context, context, local_device
 from .evaluate import EvalProtocol, evaluate_on, protocol_for, summarize
+from .formation import check_factor, encode
 from .kernels import Kernels, resolve_micro_batch, should_compile
 from .memory import format_memory, peak_memory
 from .methods import Method, RealPool, SyntheticImages, build_method
@@ -76,28 +77,32 @@ class DistillResult:
 def initial_images(config: DistillConfig, pool: RealPool, channels: int, image_size: tuple[int, int]) -> torch.Tensor:
     """The starting synthetic images (class-major): random real images, the real images herding
     picks in pixel space (no randomness), or N(0, 1) noise in the normalised space. Random draws
-    come from the stream ``(seed, "init")``."""
+    come from the stream ``(seed, "init")``. With ``config.factor`` > 1 a real start takes
+    ``factor**2`` real images per stored image and shrinks them into its tiles."""
     if config.init == "real":
-        return _random_real(pool, config.ipc, config.seed)[0]
+        return _random_real(pool, config.ipc, config.seed, config.factor)[0]
     if config.init == "herding":
-        return pool.herded(config.ipc)[0]
+        return encode(pool.herded(config.ipc * config.factor**2)[0], config.factor)
     shape = (pool.num_classes * config.ipc, channels, *image_size)
     return torch.randn(shape, generator=make_generator(config.seed, "init")).to(pool.device)
 
 
-def _random_real(pool: RealPool, ipc: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """``ipc`` random real images per class and their labels, from the stream ``(seed, "init")``."""
-    return pool.balanced(ipc, make_generator(seed, "init"))
+def _random_real(pool: RealPool, ipc: int, seed: int, factor: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+    """``ipc`` stored images per class and their labels, from the stream ``(seed, "init")``: random
+    real images, or for ``factor`` > 1 ``factor**2`` random real images shrunk into each one's tiles."""
+    images, labels = pool.balanced(ipc * factor**2, make_generator(seed, "init"))
+    return encode(images, factor), labels[:: factor**2]
 
 
-def random_real_set(pool: RealPool, ipc: int, seed: int, dataset: Dataset, meta: dict | None = None) -> SyntheticSet:
+def random_real_set(pool: RealPool, ipc: int, seed: int, dataset: Dataset, meta: dict | None = None,
+                    factor: int = 1) -> SyntheticSet:
     """``ipc`` random real images per class (the same images a run with ``--init real`` starts
-    from), as a synthetic set."""
-    images, labels = _random_real(pool, ipc, seed)
-    return make_synset(images, labels, dataset.spec, ipc, {"method": "random", "seed": seed, **(meta or {})})
+    from; with ``factor`` > 1 the same stored images), as a synthetic set."""
+    images, labels = _random_real(pool, ipc, seed, factor)
+    return make_synset(images, labels, dataset.spec, ipc, {"method": "random", "seed": seed, **(meta or {})}, factor)
 
 
-def make_synset(images: torch.Tensor, labels: torch.Tensor, spec, ipc: int, meta: dict) -> SyntheticSet:
+def make_synset(images: torch.Tensor, labels: torch.Tensor, spec, ipc: int, meta: dict, factor: int = 1) -> SyntheticSet:
     """A ``SyntheticSet`` of ``spec``'s dataset (CPU copies) with the package version in ``meta``."""
     return SyntheticSet(
         images=images.detach().float().cpu(),
@@ -108,6 +113,7 @@ def make_synset(images: torch.Tensor, labels: torch.Tensor, spec, ipc: int, meta
         classes=spec.classes,
         ipc=ipc,
         meta={"version": __version__, **meta},
+        factor=factor,
     )
 
 
@@ -148,11 +154,17 @@ def prepare(
     if dist.active and config.matching == "joint":
         raise ConfigError("--matching joint needs every class's gradients in one process; run it without torchrun")
     _check_models_fit(config, spec)
+    try:
+        check_factor(config.factor, tuple(spec.image_size))
+    except ValueError as e:
+        raise ConfigError(f"--factor: {e}") from None
     pool = RealPool(dataset.train.images, dataset.train.labels, spec.num_classes, dataset.normalize)
-    if config.ipc > pool.smallest_class:
+    per_class = config.ipc * config.factor**2  # real images a real start takes from each class
+    if per_class > pool.smallest_class:
+        what = f"--ipc {config.ipc}" + (f" with --factor {config.factor} ({per_class} images)" if config.factor > 1 else "")
         raise ValueError(
-            f"--ipc {config.ipc} is more than the smallest class of {spec.name} holds ({pool.smallest_class} images); "
-            f"use --ipc {pool.smallest_class} or less"
+            f"{what} is more than the smallest class of {spec.name} holds ({pool.smallest_class} images); "
+            + (f"use --ipc {fits} or less" if (fits := pool.smallest_class // config.factor**2) else "use a smaller --factor")
         )
     run = RunDir(out) if out is not None else None
     state = None
@@ -332,7 +344,7 @@ def distill(
         initial_images(config, pool, spec.channels, tuple(spec.image_size)), config.ipc, spec.num_classes,
         config.lr_img, config.momentum_img, classes=dist.classes(spec.num_classes),
         after_step=(lambda s: dist.merge_rows(s.images.data, spec.num_classes)) if dist.active else None,
-        optimizer=config.optimizer_img,
+        optimizer=config.optimizer_img, factor=config.factor,
     )
     elapsed = 0.0
     losses: list[float] = []
@@ -347,7 +359,7 @@ def distill(
         return {"method": config.method, "iteration": iteration, "config": config.to_dict(), "seed": config.seed}
 
     def snapshot(iteration: int) -> SyntheticSet:
-        return make_synset(syn.images, syn.labels, spec, config.ipc, meta(iteration))
+        return make_synset(syn.images, syn.labels, spec, config.ipc, meta(iteration), config.factor)
 
     last_saved = start
     last_saved_at = time.monotonic()
@@ -420,7 +432,7 @@ def distill(
     if config.num_eval:
         result.accuracy = evaluator(synset, "synset", config.iterations, config.method)
         if config.baseline:
-            baseline_set = random_real_set(pool, config.ipc, config.seed, dataset)
+            baseline_set = random_real_set(pool, config.ipc, config.seed, dataset, factor=config.factor)
             result.baseline = evaluator(baseline_set, "random_real", 0, "random real")
     result.memory = peak_memory(device)
     say(format_memory(result.memory))

@@ -175,6 +175,7 @@ def evaluate_model(
     kernels: Kernels = EAGER,
 ) -> float:
     """Train network number ``index`` of ``model`` on ``synset`` and return its test accuracy."""
+    synset = synset.decoded()  # the training images (a no-op for a plain or already decoded set)
     net = build_model(
         model,
         channels=synset.images.shape[1],
@@ -243,7 +244,7 @@ def evaluate_synset(
     device = torch.device(device)
     done = dict(done or {})
     wanted = set(range(num_eval)) if indices is None else set(indices)
-    synset = synset.to(device)  # once, not once per network
+    synset = synset.decoded().to(device)  # once, not once per network; a multi-formation set's training images
     results = {}
     for model in models:
         runs = {}

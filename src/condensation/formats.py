@@ -313,12 +313,13 @@ def _from_fields(path: Path, d: Mapping[str, Any], dataset: Any, source: str) ->
         if isinstance(meta, (str, np.ndarray)):  # npz: JSON text
             meta = json.loads(str(np.asarray(meta)))
         meta, name, ipc = dict(meta), str(np.asarray(d["dataset"])), _opt_int(d.get("ipc"))
+        factor = _opt_int(d.get("factor")) or 1  # a multi-formation set's stored images
     except (TypeError, ValueError) as e:
-        raise _refused(path, f"malformed mean/std/classes/dataset/ipc/meta ({_first_line(e)})") from None
+        raise _refused(path, f"malformed mean/std/classes/dataset/ipc/meta/factor ({_first_line(e)})") from None
     x = _as_images(path, d["images"], mean, std)
     y = _as_labels(path, d["labels"])
     try:
-        synset = SyntheticSet(x, y, mean, std, name, classes, ipc or _ipc(y, len(classes)), meta)
+        synset = SyntheticSet(x, y, mean, std, name, classes, ipc or _ipc(y, len(classes)), meta, factor)
     except SynsetFormatError as e:
         raise SynsetFormatError(f"{path}: {e}") from None
     if dataset is not None:
@@ -557,6 +558,8 @@ def export_set(
     does not end in ``.pt``) gets the authors' file name inside it. ``tensors`` and ``imagefolder``
     write the folder ``out`` (built beside it and renamed into place). An existing ``out`` is
     replaced only with ``overwrite``, and a folder only if it holds nothing but such an export.
+    A multi-formation set (``factor`` > 1) keeps its stored images only in ``synset``; every other
+    format gets the decoded images networks train on, since other tools cannot decode them.
     """
     to = str(to).lower()
     if to not in EXPORT_FORMATS:
@@ -564,6 +567,8 @@ def export_set(
     sets = [synset] if isinstance(synset, SyntheticSet) else list(synset)
     if not sets:
         raise ValueError("nothing to export")
+    if to != "synset":
+        sets = [s.decoded() for s in sets]
     if len(sets) > 1 and to != "authors":
         raise ValueError(f"{len(sets)} synthetic sets (experiments); pick one with --experiment to export as {to}")
     first = sets[0]

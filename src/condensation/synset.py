@@ -3,8 +3,9 @@
 File contract (``torch.save`` of a plain dict, loadable with ``torch.load(path, weights_only=True)``):
 ``images`` float32 N x C x H x W in the normalised space, ``labels`` int64 N, ``mean`` and ``std``
 (lists of C floats), ``dataset`` (str), ``classes`` (list of str), ``ipc`` (int) and ``meta`` (dict
-of plain values: method, hyper-parameters, seed, iteration, version). Viewable pixels are
-``images * std + mean`` clipped to [0, 1].
+of plain values: method, hyper-parameters, seed, iteration, version), and optionally ``factor``
+(int, default 1: multi-formation, each stored image decodes to ``factor**2`` training images, see
+``formation``). Viewable pixels are ``images * std + mean`` clipped to [0, 1].
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import torch
 from torch import Tensor
 
 from .atomic import atomic_save
+from .formation import check_factor, decode, decode_labels
 
 __all__ = ["SyntheticSet", "SynsetFormatError"]
 
@@ -33,7 +35,8 @@ class SyntheticSet:
     """A labelled set of images in the normalised space of ``dataset``.
 
     images: N x C x H x W float32 (normalised); labels: N int64, class-major (class c occupies
-    rows c*ipc ... (c+1)*ipc - 1 when every class has ``ipc`` images).
+    rows c*ipc ... (c+1)*ipc - 1 when every class has ``ipc`` images). ``factor`` > 1: the images
+    are stored images of a multi-formation set; networks train on ``decoded()``.
     """
 
     images: Tensor
@@ -44,6 +47,7 @@ class SyntheticSet:
     classes: tuple[str, ...]
     ipc: int
     meta: dict[str, Any] = field(default_factory=dict)
+    factor: int = 1
 
     def __post_init__(self) -> None:
         if self.images.ndim != 4:
@@ -55,6 +59,10 @@ class SyntheticSet:
         self.mean = tuple(float(m) for m in self.mean)
         self.std = tuple(float(s) for s in self.std)
         self.classes = tuple(str(c) for c in self.classes)
+        try:
+            check_factor(self.factor, tuple(self.images.shape[-2:]))
+        except ValueError as e:
+            raise SynsetFormatError(str(e)) from None
 
     # ------------------------------------------------------------------ views
     @property
@@ -71,6 +79,15 @@ class SyntheticSet:
         std = torch.tensor(self.std).view(1, -1, 1, 1)
         return (x * std + mean).clamp_(0.0, 1.0)
 
+    def decoded(self) -> "SyntheticSet":
+        """The set networks train on: for ``factor`` > 1 every stored image's ``factor**2`` decoded
+        images (``ipc`` x ``factor**2`` per class, factor 1); for factor 1 the set itself."""
+        if self.factor == 1:
+            return self
+        k = self.factor * self.factor
+        return replace(self, images=decode(self.images.detach(), self.factor),
+                       labels=decode_labels(self.labels, self.factor), ipc=self.ipc * k, factor=1)
+
     def to(self, device: torch.device | str) -> "SyntheticSet":
         return replace(self, images=self.images.to(device), labels=self.labels.to(device))
 
@@ -85,6 +102,7 @@ class SyntheticSet:
             "classes": list(self.classes),
             "ipc": int(self.ipc),
             "meta": dict(self.meta),
+            "factor": int(self.factor),
         }
 
     def save(self, path: str | os.PathLike) -> Path:
@@ -106,6 +124,7 @@ class SyntheticSet:
             classes=tuple(d["classes"]),
             ipc=int(d["ipc"]),
             meta=dict(d["meta"]),
+            factor=int(d.get("factor", 1)),  # files written before multi-formation: 1
         )
 
     @classmethod

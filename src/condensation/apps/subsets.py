@@ -51,12 +51,14 @@ def class_subset(dataset: Dataset, classes: Sequence[int]) -> Dataset:
 def to_global(synset: SyntheticSet, classes: Sequence[int], dataset: Dataset, meta: dict | None = None) -> SyntheticSet:
     """A set made from ``class_subset(dataset, classes)`` with the dataset's labels and spec."""
     labels = torch.tensor([int(c) for c in classes], dtype=torch.int64)[synset.labels.cpu()]
-    return make_synset(synset.images, labels, dataset.spec, synset.ipc, {**synset.meta, **(meta or {})})
+    return make_synset(synset.images, labels, dataset.spec, synset.ipc, {**synset.meta, **(meta or {})}, synset.factor)
 
 
 def concat_sets(sets: Sequence[SyntheticSet], meta: dict | None = None) -> SyntheticSet:
     """The union of sets of one dataset (rows in order; ``ipc`` is the first set's)."""
     first = sets[0]
+    if len({s.factor for s in sets}) > 1:
+        raise ValueError("cannot join sets of different multi-formation factors")
     return dataclasses.replace(
         first, images=torch.cat([s.images for s in sets]), labels=torch.cat([s.labels for s in sets]),
         meta=dict(meta or {}),

@@ -43,6 +43,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--inner-loop", type=count, default=None, help="network epochs between updates (default: the paper's table for ipc)")
     p.add_argument("--metric", default="ours", choices=METRICS, help="gradient distance: ours (layer-wise cosine, default), mse, cos")
     p.add_argument("--matching", default="classwise", choices=MATCHINGS, help="dc/dsa: classwise (each class's gradients on their own, the papers'; default) or joint (the sums over classes, ours, after DCC)")
+    p.add_argument("--factor", type=int, default=None, metavar="F", help="multi-formation (ours, after IDC): each stored image holds FxF tiles, each enlarged into a training image, so networks train on ipc*F*F images per class at the storage of ipc; F must divide the image sides; 1 = off (default: the preset's: 1, but 2 for --preset fast at ipc 1)")
     p.add_argument("--bn-stats", default="reference", choices=BN_MODES, help="BatchNorm statistics frozen during matching: reference (the authors' single momentum-0.1 pass) or exact")
     p.add_argument("--seed", type=int, default=0, help="seed of every random draw (default 0)")
     p.add_argument("--eval-every", type=count, default=None, help="also evaluate every N iterations (0: only at the end)")
@@ -84,6 +85,7 @@ def config_from_args(args: argparse.Namespace):
         inner_loop=args.inner_loop,
         metric=args.metric,
         matching=args.matching,
+        factor=args.factor,
         bn_stats=args.bn_stats,
         seed=args.seed,
         eval_every=args.eval_every,
@@ -116,7 +118,8 @@ def run(args: argparse.Namespace) -> int:
     if not dist.is_main:
         return 0
     c = result.config
-    print(f"{c.method.upper()} {c.dataset}, {c.ipc} image(s)/class, {c.iterations} iterations, {result.seconds:.0f} s")
+    formed = f" (multi-formation: {c.ipc * c.factor**2} training images/class)" if c.factor > 1 else ""
+    print(f"{c.method.upper()} {c.dataset}, {c.ipc} image(s)/class{formed}, {c.iterations} iterations, {result.seconds:.0f} s")
     for model, r in result.accuracy.items():
         line = f"  {model}: {format_accuracy(r)} over {len(r['runs'])} networks"
         if model in result.baseline:

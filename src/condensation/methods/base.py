@@ -20,6 +20,7 @@ from torch import Tensor
 
 from ..data import ClassSampler, DataError
 from ..devices import to_device
+from ..formation import decode, decode_labels
 from .coreset import herding
 
 __all__ = ["RealPool", "SyntheticImages", "Method", "ClassLoss"]
@@ -100,6 +101,10 @@ class SyntheticImages:
     """The learnable synthetic set: ``images`` (leaf tensor, N x C x H x W, normalised space) and
     fixed class-major ``labels``, with the SGD optimiser that updates the images.
 
+    ``factor`` > 1 (multi-formation, see ``formation``): ``images`` are the stored images, and
+    methods see and train on their decoded ``factor**2`` times as many images (``of_class``,
+    ``training_set``); gradients reach the stored pixels through the decoding.
+
     ``classes`` are the classes this process updates (default: all). In a distributed run each
     rank owns some classes; ``after_step(self)`` (set by the loop) then brings every rank's images
     up to date after each step, so methods never see a partial set.
@@ -115,6 +120,7 @@ class SyntheticImages:
         classes: Sequence[int] | None = None,
         after_step: Callable[["SyntheticImages"], None] | None = None,
         optimizer: str = "sgd",
+        factor: int = 1,
     ):
         if images.shape[0] != ipc * num_classes:
             raise ValueError(f"expected {ipc * num_classes} images (ipc x classes), got {images.shape[0]}")
@@ -131,6 +137,7 @@ class SyntheticImages:
         self.base_lr = lr
         self.classes = list(range(num_classes)) if classes is None else list(classes)
         self.after_step = after_step
+        self.factor = factor
 
     def set_lr_factor(self, factor: float) -> None:
         """Scale the learning rate to ``factor`` x the initial one (a schedule sets it every iteration)."""
@@ -138,8 +145,14 @@ class SyntheticImages:
             group["lr"] = self.base_lr * factor
 
     def of_class(self, c: int) -> Tensor:
-        """Class ``c``'s images (a view of the leaf, so gradients reach it): ipc x C x H x W."""
-        return self.images[c * self.ipc : (c + 1) * self.ipc]
+        """Class ``c``'s training images, differentiable in the leaf: ipc * factor**2 x C x H x W
+        (for factor 1 a view of the leaf)."""
+        return decode(self.images[c * self.ipc : (c + 1) * self.ipc], self.factor)
+
+    def training_set(self) -> tuple[Tensor, Tensor]:
+        """All training images (decoded, detached) and their labels, class-major."""
+        with torch.no_grad():
+            return decode(self.images.detach(), self.factor), decode_labels(self.labels, self.factor)
 
     def step(self, class_loss: ClassLoss, classes: Sequence[int] | None = None) -> Tensor:
         """One optimiser step on the images for the summed loss over ``classes`` (default: all).

@@ -94,7 +94,7 @@ class DistributionMatching(Method):
         e_syn = net.embed(images)
         k = len(classes)
         mean_real = torch.stack([e.mean(0) for e in e_real.split(counts)]) if len(set(counts)) > 1 else e_real.view(k, counts[0], -1).mean(1)
-        mean_syn = e_syn.view(k, syn.ipc, -1).mean(1)
+        mean_syn = e_syn.view(k, -1, e_syn.shape[-1]).mean(1)  # ipc * factor**2 images per class
         return ((mean_real - mean_syn) ** 2).sum()
 
     def iteration(self, syn: SyntheticImages, it: int) -> Tensor:

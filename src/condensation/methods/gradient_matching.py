@@ -170,10 +170,11 @@ class GradientMatching(Method):
 
     def train_network(self, net: nn.Module, optimizer: torch.optim.Optimizer, syn: SyntheticImages, it: int, ol: int) -> None:
         """The inner loop: ``inner_loop`` epochs of SGD on the (detached) synthetic set."""
+        images, labels = syn.training_set()
         fit(
             net,
-            syn.images.detach(),
-            syn.labels,
+            images,
+            labels,
             optimizer=optimizer,
             epochs=self.inner_loop,
             batch_size=self.batch_train,
