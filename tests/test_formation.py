@@ -165,3 +165,16 @@ def test_bad_factors_are_refused_with_one_line_errors(toy_dataset, tmp_path):
     with pytest.raises(RunDirError, match="factor"):
         distill(DistillConfig(iterations=2, factor=2, num_eval=0, **{k: v for k, v in TINY.items() if k != "num_eval"}),
                 tmp_path, resume=True, dataset=toy_dataset, **quiet)
+
+
+def test_foreign_readers_keep_the_factor_and_exports_for_other_tools_are_decoded(tmp_path):
+    from condensation.formats import export_set, load_sets
+
+    s = _set(2)
+    [ours] = load_sets(s.save(tmp_path / "s.pt"))  # what condense evaluate / show read
+    assert ours.factor == 2 and torch.equal(ours.images, s.images)
+    kept = export_set(s, "synset", tmp_path / "copy.pt")
+    assert SyntheticSet.load(kept).factor == 2
+    [npz] = load_sets(export_set(s, "npz", tmp_path / "s.npz"))
+    assert npz.factor == 1 and len(npz) == 24
+    torch.testing.assert_close(npz.images, s.decoded().images)

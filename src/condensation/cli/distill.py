@@ -32,7 +32,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", default="convnet", help="network whose gradients (dm: embeddings) are matched (default: convnet; see 'condense models')")
     p.add_argument("--strategy", default=None, help="DSA ops joined by '_' from color, crop, cutout, flip, scale, rotate, or none (default: all six; no flip for mnist/svhn)")
     p.add_argument("--dsa-mode", default="single", choices=DSA_MODES, help="single: one random op per call (the paper); all: every op in turn")
-    p.add_argument("--preset", default="quick", choices=tuple(PRESETS), help="budget: paper (the authors'), quick (CPU-sized; default), fast (ours: 600 iterations with 64 real images per class, 5 networks)")
+    p.add_argument("--preset", default="quick", choices=tuple(PRESETS), help="budget: paper (the authors'), quick (CPU-sized; default), fast (ours: 64 real images per class, 5 networks, 600 iterations; at ipc 1 multi-formation --factor 2 and 300 iterations)")
     p.add_argument("--iterations", type=count, default=None, help="outer iterations (overrides the preset)")
     p.add_argument("--batch-real", type=positive_int, default=None, help="real images per class per match (overrides the preset)")
     p.add_argument("--lr-img", type=positive_float, default=None, help="learning rate of the synthetic images (default: 0.1; dm 1.0)")
