@@ -95,6 +95,9 @@ def test_a_file_without_factor_loads_as_a_plain_set_and_a_bad_factor_is_refused(
     torch.save({**d, "factor": 3}, tmp_path / "bad.pt")
     with pytest.raises(SynsetFormatError, match="bad.pt: factor 3 does not divide the 8x8 images"):
         SyntheticSet.load(tmp_path / "bad.pt")
+    torch.save({**d, "factor": "two"}, tmp_path / "text.pt")
+    with pytest.raises(SynsetFormatError, match="text.pt: factor must be an integer, got 'two'"):
+        SyntheticSet.load(tmp_path / "text.pt")
 
 
 def test_evaluating_a_multiformation_set_trains_on_its_decoded_images(toy_dataset):

@@ -115,6 +115,10 @@ class SyntheticSet:
         missing = [k for k in _REQUIRED if k not in d]
         if missing:
             raise SynsetFormatError(f"not a synthetic-set file: missing key(s) {', '.join(missing)}")
+        try:
+            factor = int(d.get("factor", 1))  # files written before multi-formation: 1
+        except (TypeError, ValueError):
+            raise SynsetFormatError(f"factor must be an integer, got {d['factor']!r}") from None
         return cls(
             images=torch.as_tensor(d["images"]).float(),
             labels=torch.as_tensor(d["labels"]).long(),
@@ -124,7 +128,7 @@ class SyntheticSet:
             classes=tuple(d["classes"]),
             ipc=int(d["ipc"]),
             meta=dict(d["meta"]),
-            factor=int(d.get("factor", 1)),  # files written before multi-formation: 1
+            factor=factor,
         )
 
     @classmethod
