@@ -178,6 +178,9 @@ def test_foreign_readers_keep_the_factor_and_exports_for_other_tools_are_decoded
     assert ours.factor == 2 and torch.equal(ours.images, s.images)
     kept = export_set(s, "synset", tmp_path / "copy.pt")
     assert SyntheticSet.load(kept).factor == 2
+    torch.save({**s.to_dict(), "factor": 0}, tmp_path / "zero.pt")
+    with pytest.raises(SynsetFormatError, match="zero.pt: factor must be a positive integer, got 0"):
+        load_sets(tmp_path / "zero.pt")  # refused as SyntheticSet.load refuses it, not read as 1
     [npz] = load_sets(export_set(s, "npz", tmp_path / "s.npz"))
     assert npz.factor == 1 and len(npz) == 24
     torch.testing.assert_close(npz.images, s.decoded().images)

@@ -313,7 +313,7 @@ def _from_fields(path: Path, d: Mapping[str, Any], dataset: Any, source: str) ->
         if isinstance(meta, (str, np.ndarray)):  # npz: JSON text
             meta = json.loads(str(np.asarray(meta)))
         meta, name, ipc = dict(meta), str(np.asarray(d["dataset"])), _opt_int(d.get("ipc"))
-        factor = _opt_int(d.get("factor")) or 1  # a multi-formation set's stored images
+        factor = _opt_int(d.get("factor", 1))  # a multi-formation set's stored images; SyntheticSet checks it
     except (TypeError, ValueError) as e:
         raise _refused(path, f"malformed mean/std/classes/dataset/ipc/meta/factor ({_first_line(e)})") from None
     x = _as_images(path, d["images"], mean, std)
