@@ -14,6 +14,7 @@ and pays nothing for any of this.
 
 from __future__ import annotations
 
+import atexit
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -111,9 +112,17 @@ def context(device: torch.device | None = None) -> Context:
         if cuda:
             torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
         dist.init_process_group(backend="nccl" if cuda else "gloo")
+        # Tear the group down before the interpreter does: left to exit-time destructors, a gloo
+        # group can abort a finished process ("terminate called without an active exception").
+        atexit.register(_destroy)
     if _CURRENT is None:
         _CURRENT = Context(dist.get_rank(), dist.get_world_size())
     return _CURRENT
+
+
+def _destroy() -> None:
+    if dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def local_device(device: torch.device) -> torch.device:
