@@ -6,7 +6,7 @@ The public API, re-exported::
     from condensation import load_dataset, get_spec, build_model, DSA
 """
 
-__version__ = "0.1.0"
+from ._version import __version__  # noqa: E402
 
 from .augment import DSA, ClassicAugment, DSAHyperParams  # noqa: E402
 from .config import DistillConfig, loops_for_ipc  # noqa: E402

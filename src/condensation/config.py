@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .augment import default_strategy, parse_strategy
+from .errors import ConfigError
 from .kernels import COMPILE_MODES
 from .methods.distances import METRICS
 from .methods.gradient_matching import MATCHINGS  # classwise (the papers') or joint (ours, after DCC)
@@ -76,10 +77,6 @@ def preset_values(preset: str, method: str, ipc: int | None = None) -> dict[str,
     values.update(PRESETS[preset].get("_ipc", {}).get(ipc, {}))
     values.update(PRESETS[preset].get("_method", {}).get(method, {}))
     return values
-
-
-class ConfigError(ValueError):
-    """An invalid setting; the message names the allowed values."""
 
 
 def lr_factor(schedule: str, iteration: int, iterations: int) -> float:

@@ -34,7 +34,7 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
-from . import __version__
+from ._version import __version__
 from .atomic import atomic_save
 from .data import ClassSampler, DataError, Dataset
 from .data.env import cache_dir as user_cache_dir

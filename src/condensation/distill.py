@@ -24,19 +24,20 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from . import __version__
+from ._version import __version__
 from .config import ConfigError, DistillConfig, lr_factor, resolve
 from .data import Dataset, load_dataset
 from .devices import device_from_flag
+from .errors import DivergenceError
 from .distributed import Context, context, local_device
 from .evaluate import EvalProtocol, evaluate_on, protocol_for, summarize
 from .formation import check_factor, encode
 from .kernels import Kernels, resolve_micro_batch, should_compile
 from .memory import format_memory, peak_memory
-from .methods import Method, RealPool, SyntheticImages, build_method
+from .methods import RealPool, SyntheticImages, build_method
 from .models import build_model
 from .rng import make_generator
-from .runs import RunDir, RunDirError
+from .runs import RunDir, RunDirError, curve_from_ledger
 from .synset import SyntheticSet
 from .viz import save_grid
 
@@ -53,10 +54,6 @@ __all__ = [
 
 
 CHECKPOINT_SECONDS = 300.0  # also checkpoint when this long has passed since the last one
-
-
-class DivergenceError(RuntimeError):
-    """The loss or the images became NaN or infinite; the last good files are kept."""
 
 
 @dataclass
@@ -463,19 +460,6 @@ def _divergence_message(config: DistillConfig, iteration: int, loss: float, last
         f"Likely cause: the image learning rate --lr-img {config.lr_img:g} is too high for this setting "
         f"(try {config.lr_img / 10:g}){kept}"
     )
-
-
-def curve_from_ledger(records: list[dict], models) -> list[dict]:
-    """Accuracy per (iteration, model) of the synthetic set: ``[{"iteration", "model", "mean", "std", "n"}]``."""
-    by_point: dict[tuple[int, str], dict[int, float]] = {}
-    for r in records:
-        if r.get("set") == "synset" and r.get("model") in models:
-            by_point.setdefault((int(r["iteration"]), r["model"]), {})[int(r["index"])] = float(r["accuracy"])
-    out = []
-    for (it, model), runs in sorted(by_point.items()):
-        s = summarize(list(runs.values()))
-        out.append({"iteration": it, "model": model, "mean": s["mean"], "std": s["std"], "n": len(runs)})
-    return out
 
 
 def results_json(result: DistillResult) -> dict[str, Any]:

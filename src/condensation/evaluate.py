@@ -13,7 +13,6 @@ is trained on, so a synthetic set and a baseline evaluated with one seed face th
 
 from __future__ import annotations
 
-import math
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -25,6 +24,7 @@ from .augment import DSA, ClassicAugment, default_strategy
 from .kernels import EAGER, Kernels, resolve_micro_batch
 from .models import build_model, canonical_name, list_models, strip_batchnorm
 from .rng import make_generator
+from .summary import summarize
 from .synset import SyntheticSet
 from .train import Augment, accuracy, fit
 
@@ -199,16 +199,6 @@ def evaluate_model(
         kernels=kernels,
     )
     return float(accuracy(net, test_images, test_labels, normalize, kernels=kernels))
-
-
-def summarize(runs: Sequence[float]) -> dict:
-    """``{"mean", "std", "runs"}`` with the population std (as the authors' ``np.std``)."""
-    runs = [float(r) for r in runs]
-    if not runs:
-        raise ValueError("no accuracies to summarise (num_eval must be at least 1)")
-    mean = sum(runs) / len(runs)
-    std = math.sqrt(sum((r - mean) ** 2 for r in runs) / len(runs))
-    return {"mean": mean, "std": std, "runs": runs}
 
 
 # A callback after each trained network: (model, index, accuracy, seconds).

@@ -28,7 +28,7 @@ from typing import Any
 from .config import DistillConfig, resolve
 from .data import Dataset, load_dataset
 from .distributed import context
-from .evaluate import summarize
+from .summary import summarize
 from .runs import RunDir
 from .synset import SyntheticSet
 

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import json
 import os
-import pickle
 import re
 import shutil
 import tempfile
@@ -47,7 +46,9 @@ import torch
 from torch import Tensor
 
 from .atomic import atomic_save, atomic_write
+from .summary import summarize
 from .synset import SynsetFormatError, SyntheticSet
+from .torchfile import ACCEPTED, first_line as _first_line, refused as _refused, safe_torch_load
 
 __all__ = [
     "READ_FORMATS",
@@ -64,11 +65,6 @@ __all__ = [
 
 READ_FORMATS = ("synset", "authors", "tensors", "imagefolder", "npz")
 EXPORT_FORMATS = ("authors", "tensors", "imagefolder", "npz", "synset")
-ACCEPTED = (
-    "accepted: a synset.pt from condense distill, the authors' res_METHOD_DATASET_MODEL_Nipc.pt, "
-    "an image tensor .pt with its labels .pt beside it (images_best.pt + labels_best.pt), "
-    "a folder with one sub-folder of PNGs per class, or an .npz from condense export"
-)
 
 # The authors' dataset names (file names) <-> ours.
 _AUTHORS_DATASETS = {
@@ -81,27 +77,6 @@ _AUTHORS_DATASETS = {
 }
 _AUTHORS_NAME = re.compile(r"^res_(?P<method>[^_]+)_(?P<dataset>[^_]+)_(?P<model>.+)_(?P<ipc>\d+)ipc\.pt$")
 _SELF_DESCRIBING = ("dataset", "mean", "std", "classes")
-
-# numpy scalars (the authors' accuracies are np.float64) are safe to rebuild: allow them, under
-# numpy 2's module name and numpy 1's, with the dtype classes their pickles build.
-_NUMPY_SCALARS: list[Any] = [
-    np._core.multiarray.scalar,
-    (np._core.multiarray.scalar, "numpy.core.multiarray.scalar"),
-    np.dtype,
-    *sorted({type(np.dtype(c)) for c in "?bBhHiIlLqQefdg"}, key=str),
-]
-
-
-def _refused(path: Path, problem: str) -> SynsetFormatError:
-    return SynsetFormatError(f"{path}: {problem}; {ACCEPTED}")
-
-
-def _first_line(e: BaseException) -> str:
-    """The first sentence of an exception's message (library messages run to many lines)."""
-    text = re.sub(r"\x1b\[[0-9;]*m", "", str(e)).strip()
-    line = (text.splitlines() or [type(e).__name__])[0]
-    return line.split(". ")[0].rstrip(".")[:160]
-
 
 # ----------------------------------------------------------------------------- reading
 def parse_authors_name(name: str) -> dict[str, Any] | None:
@@ -172,38 +147,9 @@ def _open(path: Path) -> tuple[str, Any]:
         raise _refused(path, "a folder with neither class sub-folders of images nor an images .pt file")
     if path.suffix.lower() == ".npz" or _is_npz(path):
         return "npz", None
-    obj = _torch_load(path)
+    obj = safe_torch_load(path)
     kind = _kind_of(path, obj)
     return kind, ((path, obj) if kind == "tensors" else obj)
-
-
-def safe_torch_load(path: str | os.PathLike) -> Any:
-    """``torch.load(path, weights_only=True)`` (numpy scalars allowed); any failure, a refused
-    pickle included, is one ``SynsetFormatError`` line naming the file and the accepted formats."""
-    return _torch_load(Path(path))
-
-
-def _torch_load(path: Path) -> Any:
-    """``torch.load(path, weights_only=True)`` (numpy scalars allowed) with one-line errors."""
-    try:
-        with torch.serialization.safe_globals(_NUMPY_SCALARS):
-            return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as e:
-        text = str(e)
-        found = re.search(r"GLOBAL (\S+)", text)
-        if "Weights only load failed" in text and found:
-            raise _refused(path, f"holds a Python object ({found.group(1)}) that a safe load (weights_only=True) refuses") from None
-        raise _refused(path, "not a PyTorch file") from None
-    except Exception as e:  # truncated or foreign zip, an empty file, ...
-        with open(path, "rb") as f:
-            head = f.read(4)
-        if head.startswith(b"PK"):
-            problem = f"a damaged or truncated zip/PyTorch file ({_first_line(e)})"
-        elif head.startswith(b"\x80"):
-            problem = f"a damaged or truncated pickle ({type(e).__name__})"
-        else:
-            problem = "not a PyTorch file" if head else "empty"
-        raise _refused(path, problem) from None
 
 
 def _is_npz(path: Path) -> bool:
@@ -406,7 +352,7 @@ def _pick_images_file(folder: Path, files: list[Path]) -> Path:
 
 def _read_tensors(path: Path, dataset: Any, images: Tensor | None = None) -> SyntheticSet:
     if images is None:
-        images = _torch_load(path)
+        images = safe_torch_load(path)
         if not isinstance(images, Tensor):
             raise _refused(path, f"holds a {type(images).__name__}, not an image tensor")
     if images.ndim == 1:
@@ -417,13 +363,13 @@ def _read_tensors(path: Path, dataset: Any, images: Tensor | None = None) -> Syn
         raise SynsetFormatError(
             f"{path}: an image tensor needs its labels beside it; looked for {', '.join(p.name for p in candidates)}"
         )
-    labels = _torch_load(found)
+    labels = safe_torch_load(found)
     if not isinstance(labels, Tensor):
         raise _refused(found, f"holds a {type(labels).__name__}, not a labels tensor")
     meta: dict[str, Any] = {"source": "tensors", "file": path.name, "labels_file": found.name}
     lr_file = next((p for p in _beside(path, "lr") if p.is_file()), None)
     if lr_file is not None:  # trajectory matching's learned learning rate: kept, not used
-        lr = _torch_load(lr_file)
+        lr = safe_torch_load(lr_file)
         if isinstance(lr, Tensor) and lr.numel() == 1:
             meta["syn_lr"] = float(lr)
     return _foreign(path, images, labels, _spec(path, dataset), meta)
@@ -515,7 +461,6 @@ def pool_experiments(results: Sequence[Mapping[str, Mapping]], experiments: Sequ
     """Pool per-experiment ``{model: {"mean", "std", "runs"}}`` as the papers report them: mean and
     population std over every experiment x network. Each model's entry gains ``experiments``: the
     per-experiment summaries (``experiment`` = its index in the file)."""
-    from .evaluate import summarize
 
     experiments = list(experiments) if experiments is not None else list(range(len(results)))
     pooled: dict[str, dict] = {}

@@ -18,6 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from .atomic import atomic_write  # noqa: E402
+from .runs import curve_from_ledger  # noqa: E402
 
 __all__ = ["plot_run", "line_plot", "bar_chart", "paired_bars", "side_by_side", "scatter_plot"]
 
@@ -173,7 +174,6 @@ def plot_run(run) -> list[Path]:
     evaluation point (with the random-real baseline), initialisation next to result."""
     import json
 
-    from .distill import curve_from_ledger
 
     written: list[Path] = []
     folder = run.file("plots")

@@ -19,8 +19,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from . import __version__
+from ._version import __version__
 from .atomic import atomic_write_text
+from .errors import ReportError
 from .runs import RunDir
 from .tables import format_accuracy
 
@@ -33,10 +34,6 @@ PAGE_WIDTH = 1100  # px of content; wider images are scaled down, narrower grids
 HALF_WIDTH = 540  # two images side by side
 GRID_WIDTH = 560  # a small grid is magnified (integer factor, up to 4) to about this width
 THUMB_WIDTH = 160  # the same for the small per-row images of a grid (magnified up to 3x)
-
-
-class ReportError(ValueError):
-    """The directory is not one a report can be made of, or one of its files is unreadable."""
 
 
 # ---------------------------------------------------------------------- reading

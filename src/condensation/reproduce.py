@@ -15,7 +15,6 @@ CPU-sized) that any flag overrides. The published figures come from ``published.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import time
 from collections.abc import Callable, Sequence

@@ -20,8 +20,10 @@ from typing import Any
 import torch
 
 from .atomic import atomic_save, atomic_write_text
+from .errors import RunDirError
+from .summary import summarize
 
-__all__ = ["RunDir", "RunDirError", "RUN_FILES", "EvalKey"]
+__all__ = ["RunDir", "RunDirError", "RUN_FILES", "EvalKey", "curve_from_ledger"]
 
 # Everything a run writes; ``--overwrite`` removes exactly these (and nothing else a user keeps there).
 RUN_FILES = (
@@ -31,12 +33,6 @@ RUN_FILES = (
 RUN_DIRS = ("grids", "plots")
 
 EvalKey = tuple[str, int, str, int, str]  # (set, iteration, model, index, protocol fingerprint)
-
-
-class RunDirError(RuntimeError):
-    """The output directory cannot be used as asked: it holds another run, has no checkpoint to
-    resume, or its checkpoint cannot be resumed (unreadable, other settings, past the requested
-    iterations)."""
 
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -175,3 +171,16 @@ class RunDir:
             except (IndexError, ValueError):
                 continue
         return out
+
+
+def curve_from_ledger(records: list[dict], models) -> list[dict]:
+    """Accuracy per (iteration, model) of the synthetic set: ``[{"iteration", "model", "mean", "std", "n"}]``."""
+    by_point: dict[tuple[int, str], dict[int, float]] = {}
+    for r in records:
+        if r.get("set") == "synset" and r.get("model") in models:
+            by_point.setdefault((int(r["iteration"]), r["model"]), {})[int(r["index"])] = float(r["accuracy"])
+    out = []
+    for (it, model), runs in sorted(by_point.items()):
+        s = summarize(list(runs.values()))
+        out.append({"iteration": it, "model": model, "mean": s["mean"], "std": s["std"], "n": len(runs)})
+    return out

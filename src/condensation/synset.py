@@ -19,15 +19,13 @@ import torch
 from torch import Tensor
 
 from .atomic import atomic_save
+from .errors import SynsetFormatError
 from .formation import check_factor, decode, decode_labels
+from .torchfile import safe_torch_load  # one-line errors for refused pickles, damaged zips, ...
 
 __all__ = ["SyntheticSet", "SynsetFormatError"]
 
 _REQUIRED = ("images", "labels", "mean", "std", "dataset", "classes", "ipc", "meta")
-
-
-class SynsetFormatError(ValueError):
-    """A file that is not a valid synthetic-set file."""
 
 
 @dataclass
@@ -134,8 +132,6 @@ class SyntheticSet:
     @classmethod
     def load(cls, path: str | os.PathLike) -> "SyntheticSet":
         """Read a synthetic-set file; a missing or malformed file raises a one-line error naming it."""
-        from .formats import safe_torch_load  # one-line errors for refused pickles, damaged zips, ...
-
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"no synthetic-set file at {path}")

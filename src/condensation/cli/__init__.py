@@ -12,7 +12,8 @@ import importlib
 import os
 import sys
 
-from .. import __version__
+from .._version import __version__
+from ..errors import USER_ERRORS
 
 __all__ = ["main", "build_parser", "COMMAND_MODULES"]
 
@@ -45,16 +46,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _expected_errors() -> tuple[type[BaseException], ...]:
-    from ..config import ConfigError
-    from ..data import DataError
-    from ..distill import DivergenceError
-    from ..runs import RunDirError
-    from ..synset import SynsetFormatError
-
-    return (DataError, ConfigError, SynsetFormatError, RunDirError, DivergenceError, OSError, ValueError)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -72,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\ninterrupted; files already written are intact (a run with --out continues with --resume)", file=sys.stderr)
         return 130
-    except _expected_errors() as e:
+    except USER_ERRORS as e:
         if os.environ.get("CONDENSATION_DEBUG"):
             raise
         print(f"condense {args.command}: error: {str(e).strip() or type(e).__name__}", file=sys.stderr)

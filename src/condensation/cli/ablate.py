@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .common import add_compile, add_data_dir, add_device, count, csv_list, int_list, positive_int
+from .common import add_compile, add_data_dir, add_device, count, int_list, positive_int
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:

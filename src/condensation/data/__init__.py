@@ -11,7 +11,8 @@ from .dataset import Dataset, Split, load_dataset
 from .discovery import locate_dataset, missing_hint
 from .errors import DataError, DatasetCorruptError, DatasetNotFoundError
 from .sampler import ClassSampler
-from .specs import DatasetSpec, get_spec, list_datasets
+from .lookup import get_spec
+from .specs import DatasetSpec, list_datasets
 
 __all__ = [
     "DatasetSpec",

@@ -21,7 +21,8 @@ from .env import cache_dir
 from .errors import DatasetCorruptError, DatasetNotFoundError
 from .readers import RawData
 from .sources import SOURCES
-from .specs import DatasetSpec, get_spec, parse_name, resolution_of
+from .lookup import get_spec
+from .specs import DatasetSpec, parse_name, resolution_of
 
 __all__ = ["Split", "Dataset", "load_dataset"]
 

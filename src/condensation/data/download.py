@@ -19,16 +19,12 @@ from pathlib import Path
 from tqdm import tqdm
 
 from ._files import file_md5, temp_path_for
-from .errors import DataError, DatasetCorruptError
+from .errors import DatasetCorruptError, DownloadError
 from .sources import Resource, Source
 
 __all__ = ["DownloadError", "fetch", "download_source", "TIMEOUT"]
 
 TIMEOUT = 10.0  # seconds, for the connection and for each read
-
-
-class DownloadError(DataError):
-    """A download failed for a network or file-system reason; the message says why in one line."""
 
 
 def _reason(e: BaseException) -> str:

@@ -19,8 +19,8 @@ from torch import Tensor
 
 __all__ = [
     "DatasetSpec",
-    "get_spec",
     "list_datasets",
+    "builtin_spec",
     "parse_name",
     "resolution_of",
     "custom_name",
@@ -197,6 +197,11 @@ def list_datasets() -> list[str]:
     return list(_BUILTIN)
 
 
+def builtin_spec(name: str) -> DatasetSpec:
+    """The spec of built-in dataset ``name`` (canonical, as ``parse_name`` returns it)."""
+    return _BUILTIN[name]
+
+
 _AT_RESOLUTION = re.compile(r"(?s)(.*\S)@(\d+)")  # "imagefolder:PATH@64"
 
 
@@ -264,19 +269,3 @@ def with_resolution(name: str | None, resolution: int | None) -> str | None:
     if resolution < 1:
         raise ValueError(f"--resolution must be a positive number of pixels, got {resolution}")
     return custom_name(kind, path, resolution)
-
-
-def get_spec(name: str | DatasetSpec) -> DatasetSpec:
-    """The spec of a dataset by name (case-insensitive, aliases accepted), or ``name`` itself if a spec.
-
-    For ``imagefolder:PATH[@N]`` / ``npz:PATH`` this reads the data once per process to compute the
-    shape, classes and mean/std (``DatasetNotFoundError`` / ``DatasetCorruptError`` if it cannot).
-    """
-    if isinstance(name, DatasetSpec):
-        return name
-    kind, path = parse_name(name)
-    if path is None:
-        return _BUILTIN[kind]
-    from .custom import custom_spec
-
-    return custom_spec(kind, path, resolution_of(name))

@@ -1,0 +1,92 @@
+"""Every exception the package raises on purpose, in one place.
+
+Each message is meant for the user: one line that names what is wrong and the fix. The CLI prints
+``str(e)`` of these (and of ``OSError``/``ValueError``) as ``condense COMMAND: error: ...`` with
+exit status 2; ``CONDENSATION_DEBUG=1`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = [
+    "DataError",
+    "DatasetNotFoundError",
+    "DatasetCorruptError",
+    "DownloadError",
+    "ConfigError",
+    "RunDirError",
+    "SynsetFormatError",
+    "DivergenceError",
+    "ReportError",
+    "USER_ERRORS",
+]
+
+
+# ---------------------------------------------------------------------- data
+class DataError(Exception):
+    """Base class of every data-loading error; ``str(e)`` is a message meant for the user."""
+
+
+class DatasetNotFoundError(DataError):
+    """The dataset's files are in none of the searched places (and could not be downloaded).
+
+    ``name`` is the dataset, ``searched`` the directories looked at, in order.
+    """
+
+    def __init__(self, message: str, name: str = "", searched: list[Path] | None = None):
+        super().__init__(message)
+        self.name = name
+        self.searched = list(searched or [])
+
+    def __reduce__(self):  # picklable, so that decoding processes can raise it
+        return (type(self), (str(self), self.name, self.searched))
+
+
+class DatasetCorruptError(DataError):
+    """A dataset file exists but cannot be used as it is: ``path`` names it, ``problem`` says what
+    is wrong and ``fix`` (optional) what to do about it; the message is ``"path: problem; fix"``."""
+
+    def __init__(self, path: Path | str, problem: str, fix: str | None = None):
+        self.path = Path(path)
+        self.problem = problem
+        self.fix = fix
+        self._where = str(path)
+        super().__init__(f"{path}: {problem}" + (f"; {fix}" if fix else ""))
+
+    def __reduce__(self):  # picklable, so that decoding processes can raise it
+        return (type(self), (self._where, self.problem, self.fix))
+
+
+class DownloadError(DataError):
+    """A download failed for a network or file-system reason; the message says why in one line."""
+
+
+# ---------------------------------------------------------------------- settings and runs
+class ConfigError(ValueError):
+    """An invalid setting; the message names the allowed values."""
+
+
+class RunDirError(RuntimeError):
+    """The output directory cannot be used as asked: it holds another run, has no checkpoint to
+    resume, or its checkpoint cannot be resumed (unreadable, other settings, past the requested
+    iterations)."""
+
+
+class DivergenceError(RuntimeError):
+    """The loss or the images became NaN or infinite; the last good files are kept."""
+
+
+# ---------------------------------------------------------------------- files and pages
+class SynsetFormatError(ValueError):
+    """A file that is not a valid synthetic-set file."""
+
+
+class ReportError(ValueError):
+    """The directory is not one a report can be made of, or one of its files is unreadable."""
+
+
+# What the CLI turns into one line and exit status 2.
+USER_ERRORS: tuple[type[BaseException], ...] = (
+    DataError, ConfigError, SynsetFormatError, RunDirError, DivergenceError, ReportError, OSError, ValueError,
+)
