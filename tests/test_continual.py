@@ -46,7 +46,7 @@ def cl_run(toy6, tmp_path_factory):
     and evaluation call recorded."""
     _, dataset = toy6
     out = tmp_path_factory.mktemp("cl") / "out"
-    calls = {"distill": [], "select_coreset": [], "evaluate_synset": []}
+    calls = {"make_or_resume": [], "evaluate_synset": []}  # every memory is made (or resumed) by one function
     with pytest.MonkeyPatch.context() as mp:
         for name, record in calls.items():
             _spy(mp, name, record)
@@ -96,8 +96,7 @@ def test_memories_hold_their_steps_classes_only_and_coresets_are_that_steps_imag
 def test_each_step_condenses_and_selects_from_its_own_classes_only(cl_run, toy6):
     _, _, calls = cl_run
     _, dataset = toy6
-    made = [(args[0].method, args[0].seed, kwargs["dataset"]) for args, kwargs in calls["distill"]]
-    made += [(args[0], args[3], args[1]) for args, _ in calls["select_coreset"]]
+    made = [(args[0].method, args[0].seed, kwargs["dataset"]) for args, kwargs in calls["make_or_resume"]]
     assert len(made) == len(METHODS) * len(SEEDS) * 3
     expected = {}
     for seed in SEEDS:
@@ -155,7 +154,7 @@ def test_a_rerun_recomputes_nothing_and_more_networks_train_only_the_new_ones(cl
     def fail(*args, **kwargs):
         raise AssertionError("recomputed something finished")
 
-    for name in ("distill", "select_coreset", "evaluate_synset"):
+    for name in ("make_or_resume", "evaluate_synset"):
         monkeypatch.setattr(continual, name, fail)
     again = run_continual(dataset, 3, 2, METHODS, SEEDS, copy, **TINY)
     assert again.accuracy == result.accuracy

@@ -6,7 +6,7 @@ import json
 import pytest
 import torch
 
-from condensation import coreset as coreset_module
+from condensation.methods import features as coreset_module  # where the feature network is trained
 from condensation.cli import main
 from condensation.coreset import feature_network, select_coreset
 from condensation.distill import random_real_set

@@ -192,7 +192,7 @@ def test_joint_matching_refuses_a_distributed_run(toy_dataset, monkeypatch):
 
     from condensation.config import ConfigError
 
-    distill_module = importlib.import_module("condensation.distill")  # the module, not the function
+    distill_module = importlib.import_module("condensation.preparation")  # where a run joins the processes
     monkeypatch.setattr(distill_module, "context", lambda device: types.SimpleNamespace(active=True))
     with pytest.raises(ConfigError, match="without torchrun"):
         distill(DistillConfig(iterations=1, matching="joint", **TINY), dataset=toy_dataset, **quiet)

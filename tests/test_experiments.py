@@ -70,7 +70,7 @@ def test_rows_one_and_six_are_what_distill_makes_and_row_two_reuses_row_one(augm
 
 def test_a_rerun_recomputes_nothing_finished(augmentation_grid, toy_npz, monkeypatch):
     out, first = augmentation_grid
-    monkeypatch.setattr(experiments, "_run_distill", lambda *a, **k: pytest.fail("re-ran a finished condensation"))
+    monkeypatch.setattr(experiments, "make_or_resume", lambda *a, **k: pytest.fail("re-ran a finished condensation"))
     monkeypatch.setattr(experiments, "_evaluate_into", lambda *a, **k: pytest.fail("re-ran a finished evaluation"))
     results = run_ablation("augmentation", _base(toy_npz), [0], out, **quiet)
     assert [r.main() for r in results] == [r.main() for r in first]
@@ -110,9 +110,15 @@ def test_reproduce_grid_pools_seeds_and_resumes_at_cell_level(toy_npz, tmp_path,
     # a rerun recomputes nothing; a deleted result is recomputed from its own ledger and checkpoint
     (tmp_path / "cells" / results[0].cell.key / "seed1" / "results.json").unlink()
     calls = []
-    original = experiments._run_distill
-    monkeypatch.setattr(experiments, "_run_distill", lambda *a, **k: (calls.append(a[1].path), original(*a, **k)))
-    monkeypatch.setattr(experiments, "_run_coreset", lambda *a, **k: pytest.fail("re-ran a finished coreset"))
+    original = experiments.make_or_resume
+
+    def run_cell(config, out, **kwargs):  # the one function that makes or resumes every cell's set
+        if config.method == "random":
+            pytest.fail("re-ran a finished coreset")
+        calls.append(out)
+        return original(config, out, **kwargs)
+
+    monkeypatch.setattr(experiments, "make_or_resume", run_cell)
     again = run_reproduce(*args, seeds=[0, 1], overrides=overrides, **quiet)
     assert calls == [tmp_path / "cells" / results[0].cell.key / "seed1"]
     assert [r.main() for r in again] == [r.main() for r in results]

@@ -10,7 +10,7 @@ import pytest
 import torch
 from scipy.stats import spearmanr
 
-from condensation.apps import nas
+from condensation.apps import nas, nas_space
 from condensation.apps.nas import Architecture, average_ranks, candidates, rank_summary, run_nas, spearman
 from condensation.apps.subsets import split_off, take
 from condensation.cli import main
@@ -83,8 +83,8 @@ def test_the_small_space_is_the_registrys_one_factor_variants():
 def test_an_architecture_outside_the_registry_is_registered_and_builds_as_asked(monkeypatch):
     monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))  # leave the real registry untouched
     arch = Architecture(width=32, depth=2, act="leakyrelu", norm="layernorm", pooling="maxpooling")
-    name = nas._register(arch)
-    assert name == "nas_w32_d2_leakyrelu_layernorm_maxpooling" and nas._register(arch) == name
+    name = nas_space.register_architecture(arch)
+    assert name == "nas_w32_d2_leakyrelu_layernorm_maxpooling" and nas_space.register_architecture(arch) == name
     net = build_model(name, get_spec("fashion-mnist"), generator=torch.Generator().manual_seed(0))
     assert isinstance(net, ConvNet) and (net.width, net.depth, net.act, net.norm, net.pooling) == (
         32, 2, "leakyrelu", "layernorm", "maxpooling")
@@ -115,9 +115,9 @@ def toy8(tmp_path_factory):
 def nas_run(toy8, tmp_path_factory):
     out = tmp_path_factory.mktemp("nas") / "out"
     seen = []
-    real = nas.distill
+    real = nas.make_or_resume  # what condenses (or resumes) the proxy
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(nas, "distill", lambda *a, **k: seen.append(k["dataset"]) or real(*a, **k))
+        mp.setattr(nas, "make_or_resume", lambda *a, **k: seen.append(k["dataset"]) or real(*a, **k))
         result = run_nas(toy8, 1, SPACE, out, **TINY)
     return out, result, seen
 
@@ -169,7 +169,7 @@ def test_a_rerun_recomputes_nothing_and_other_settings_are_refused(nas_run, toy8
     def fail(*args, **kwargs):
         raise AssertionError("recomputed something finished")
 
-    monkeypatch.setattr(nas, "distill", fail)
+    monkeypatch.setattr(nas, "make_or_resume", fail)
     monkeypatch.setattr(nas, "evaluate_synset", fail)
     again = run_nas(toy8, 1, SPACE, copy, **TINY)
     assert again.summary == result.summary and again.candidates == result.candidates
@@ -179,7 +179,7 @@ def test_a_rerun_recomputes_nothing_and_other_settings_are_refused(nas_run, toy8
 
 def test_a_synset_file_is_the_proxy(nas_run, toy8, tmp_path, monkeypatch):
     out, _, _ = nas_run
-    monkeypatch.setattr(nas, "distill", lambda *a, **k: pytest.fail("a given --synset must not be condensed"))
+    monkeypatch.setattr(nas, "make_or_resume", lambda *a, **k: pytest.fail("a given --synset must not be condensed"))
     result = run_nas(toy8, 1, SPACE[:2], tmp_path / "file", **{**TINY, "synset": out / "condense" / "synset.pt"})
     assert [e["images"] for e in result.summary] == [3, 3, 60] and result.summary[0]["condense_seconds"] == 0.0
 

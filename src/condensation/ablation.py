@@ -66,17 +66,18 @@ def augmentation_cells(base: DistillConfig, ops: bool = False) -> list[Cell]:
         info = {"real": real, "synthetic": synthetic, "evaluation": evaluation}
         paper = _paper("dsa-ablation", spec.name, base.ipc, setting)
         if method is None:  # row 2: row 1's sets under the DSA protocol
-            config = dataclasses.replace(base, method="dc", eval_protocol=protocol, strategy=None)
+            config = base.for_method("dc", eval_protocol=protocol, strategy=None)
             cells.append(Cell(key, _row_label(info), config, kind="evaluate", source="dc", paper=paper, info=info))
             continue
-        config = dataclasses.replace(base, method=method, dsa_sides=sides, eval_protocol=protocol,
-                                     strategy=None if method == "dc" else base.strategy)
+        sides_of = {"dsa_sides": sides} if method == "dsa" else {}  # where the draw goes: DSA's own setting
+        config = base.for_method(method, eval_protocol=protocol, strategy=None if method == "dc" else base.strategy,
+                                 **sides_of)
         cells.append(Cell(key, _row_label(info), config, paper=paper, info=info))
     if ops:
         all_ops = parse_strategy(base.strategy or default_strategy(spec.flip_ok))
         for op in all_ops:
             info = {"real": f"A^ω: {op}", "synthetic": f"A^ω: {op}", "evaluation": f"A^s*: {op}"}
-            config = dataclasses.replace(base, method="dsa", strategy=op)
+            config = base.for_method("dsa", strategy=op)
             cells.append(Cell(f"op-{op}", f"only {op}", config, info=info))
     return cells
 

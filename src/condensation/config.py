@@ -1,8 +1,13 @@
-"""Run configuration: presets, the per-ipc loop table, and resolution of every default.
+"""Run configuration: the settings of one run, and resolution of every default.
 
-A ``DistillConfig`` holds what the user asked for (``None`` = "use the preset's value");
-``resolve`` fills every field from the preset and the method's rules and validates the values, so
-``config.json`` of a run always records the complete, explicit settings.
+A ``DistillConfig`` holds what the user asked for, ``None`` meaning "the preset's or the method's
+default": the run's own settings as fields, and the method's hyper-parameters (the fields of its
+own dataclass, see ``methods.registry``) in ``params``. Those are also given and read by name, as
+if they were fields: ``DistillConfig(method="dsa", batch_real=64).batch_real == 64``.
+
+``resolve`` fills every default from the method's preset (at the run's ipc) and rules, validates
+every value and drops what the method does not use, so ``config.json`` of a run (``to_dict``:
+one flat dict) records the complete, explicit settings.
 """
 
 from __future__ import annotations
@@ -14,69 +19,150 @@ from typing import Any
 
 from .augment import default_strategy, parse_strategy
 from .errors import ConfigError
+from .evaluate import expand_models, protocol_names
 from .kernels import COMPILE_MODES
-from .methods.distances import METRICS
-from .methods.gradient_matching import MATCHINGS  # classwise (the papers') or joint (ours, after DCC)
-from .evaluate import expand_models
+from .methods import get_method, list_methods
+from .methods.gradient_matching import MATCHINGS, loops_for_ipc  # noqa: F401  (public here since before the registry)
+from .methods.registry import find_method, preset_names
 from .models import canonical_name
+from .settings import COUNT, FRACTION, INT, NAMES, POSITIVE_FLOAT, POSITIVE_INT, SWITCH_OFF, check, setting
 
-__all__ = ["DistillConfig", "PRESETS", "METHODS", "loops_for_ipc", "resolve", "ConfigError", "preset_values"]
+__all__ = ["DistillConfig", "resolve", "ConfigError", "lr_factor", "loops_for_ipc", "INITS", "DSA_MODES",
+           "IMAGE_OPTIMIZERS", "LR_SCHEDULES", "config_fields", "param_fields", "method_params_of"]
 
-METHODS = ("dsa", "dc", "dm")
 INITS = ("real", "noise", "herding")
 DSA_MODES = ("single", "all")
-BN_MODES = ("reference", "exact")
-# Where gradient matching applies the DSA draw: siamese (one shared draw, the method), or the
-# ablation's naive variants: real images only, synthetic images only, both with independent draws.
-DSA_SIDES = ("siamese", "real", "synthetic", "independent")
-EVAL_PROTOCOLS = ("dsa", "dc", "dm", "random")
-# The image learning rate of each method's paper (DC/DSA main.py 0.1, DM main_DM.py 1.0).
-DEFAULT_LR_IMG = {"dsa": 0.1, "dc": 0.1, "dm": 1.0}
-
-# The authors' (outer_loop, inner_loop) per images-per-class.
-_LOOP_TABLE = {1: (1, 1), 10: (10, 50), 20: (20, 25), 30: (30, 20), 40: (40, 15), 50: (50, 10)}
-
-# Budgets. ``paper`` is the authors' setting; ``quick`` is sized for a 2-core CPU (minutes);
-# ``fast`` is ours, not the papers': the papers' image step with a quarter of the real batch
-# (an ipc-1 DSA iteration 3.4x cheaper) and 600 iterations, evaluated once with 5 networks; at
-# ipc 1, where it was measured, multi-formation (factor 2: each stored image trains as four) and
-# 300 iterations (issue #7, docs/results.md "Time to accuracy").
-# ``_ipc`` holds per-images-per-class overrides, ``_method`` per-method ones (applied last; DM's
-# paper budget is 20,000 cheap iterations).
-PRESETS: dict[str, dict[str, Any]] = {
-    "paper": {
-        "iterations": 1000, "batch_real": 256, "num_eval": 20, "eval_every": 500, "eval_epochs": None,
-        "_method": {"dm": {"iterations": 20000, "eval_every": 2000}},
-    },
-    "quick": {
-        "iterations": 30, "batch_real": 256, "num_eval": 3, "eval_every": 0, "eval_epochs": None,
-        "_method": {"dm": {"iterations": 300}},
-    },
-    "fast": {
-        "iterations": 600, "batch_real": 64, "num_eval": 5, "eval_every": 0, "eval_epochs": None,
-        "_ipc": {1: {"factor": 2, "iterations": 300}},
-        "_method": {"dm": {"iterations": 300, "batch_real": 256, "factor": 1}},
-    },
-}
-PRESET_KEYS = ("iterations", "batch_real", "num_eval", "eval_every", "eval_epochs", "lr_img", "momentum_img",
-               "optimizer_img", "lr_schedule", "factor")
 IMAGE_OPTIMIZERS = ("sgd", "adam")
 LR_SCHEDULES = ("constant", "cosine", "step")
-# What every preset leaves at the papers' values unless it says otherwise.
-_PAPER_IMAGE_STEP = {"momentum_img": 0.5, "optimizer_img": "sgd", "lr_schedule": "constant", "factor": 1}
 # Settings added after runs were first saved, with the value every version before them used: a
 # checkpoint written by such a version still resumes.
-_ADDED_SETTINGS = dict(_PAPER_IMAGE_STEP)
+_ADDED_SETTINGS = {"momentum_img": 0.5, "optimizer_img": "sgd", "lr_schedule": "constant", "factor": 1}
+# What a method that selects real images (a coreset) does with the condensation-only settings.
+_SELECTION_VALUES = {"factor": 1, "eval_every": 0, "baseline": False}
 
 
-def preset_values(preset: str, method: str, ipc: int | None = None) -> dict[str, Any]:
-    """The settings preset ``preset`` gives method ``method`` at ``ipc`` images per class (keys of
-    ``PRESET_KEYS`` it sets)."""
-    values = dict(_PAPER_IMAGE_STEP)
-    values.update({k: v for k, v in PRESETS[preset].items() if not k.startswith("_")})
-    values.update(PRESETS[preset].get("_ipc", {}).get(ipc, {}))
-    values.update(PRESETS[preset].get("_method", {}).get(method, {}))
-    return values
+@dataclass(init=False)
+class DistillConfig:
+    """Settings of one run; ``None`` means "the preset's / the method's default"."""
+
+    dataset: str = setting("fashion-mnist", help="mnist, fashion-mnist, svhn, cifar10, cifar100, tinyimagenet, imagefolder:PATH or npz:PATH (default: fashion-mnist)")
+    method: str = setting("dsa", choices=lambda: list_methods(), help="the method that makes the set")
+    ipc: int = setting(1, kind=POSITIVE_INT, help="images per class (default: 1)")
+    init: str = setting("real", choices=INITS, condense_only=True, help="real: random real images (default); herding: the real images nearest each class's mean (pixel-space herding); noise: N(0,1) noise")
+    model: str = setting("convnet", help="network whose gradients or embeddings are matched (coresets: the feature network; default: convnet; see 'condense models')")
+    strategy: str | None = setting(None, help="DSA ops joined by '_' from color, crop, cutout, flip, scale, rotate, or none (default: all six; no flip for mnist/svhn)")
+    dsa_mode: str = setting("single", choices=DSA_MODES, help="single: one random op per call (the paper); all: every op in turn")
+    preset: str = setting("quick", choices=preset_names, resumable=True, help="budget: paper (the authors'), quick (CPU-sized; default), fast (ours: 64 real images per class, 5 networks, 600 iterations; at ipc 1 multi-formation --factor 2 and 300 iterations)")
+    iterations: int | None = setting(None, kind=COUNT, resumable=True, condense_only=True, help="outer iterations (overrides the preset)")
+    batch_train: int = setting(256, kind=POSITIVE_INT, cli=False, help="images per batch when networks train on the set (inner loop and evaluation)")
+    lr_img: float | None = setting(None, kind=POSITIVE_FLOAT, condense_only=True, help="learning rate of the synthetic images (default: the method's, e.g. dsa/dc 0.1, dm 1.0)")
+    momentum_img: float | None = setting(None, kind=FRACTION, condense_only=True, help="SGD momentum of the images (default: the method's, 0.5)")
+    optimizer_img: str | None = setting(None, choices=IMAGE_OPTIMIZERS, condense_only=True, help="optimiser of the images (default sgd, the papers')")
+    lr_schedule: str | None = setting(None, choices=LR_SCHEDULES, condense_only=True, help="image learning-rate schedule over the iterations (default constant)")
+    lr_net: float = setting(0.01, kind=POSITIVE_FLOAT, cli=False, help="learning rate of networks trained on the set (inner loop and evaluation)")
+    factor: int | None = setting(None, kind=POSITIVE_INT, metavar="F", condense_only=True, help="multi-formation (ours, after IDC): each stored image holds FxF tiles, each enlarged into a training image, so networks train on ipc*F*F images per class at the storage of ipc; F must divide the image sides; 1 = off (default: the preset's: 1, but 2 for --preset fast at ipc 1)")
+    eval_protocol: str | None = setting(None, choices=lambda: protocol_names(), cli=False, resumable=True, help="evaluate as the sets of this method are (default: the method's own protocol)")
+    seed: int = setting(0, kind=INT, help="seed of every random draw (default 0)")
+    eval_every: int | None = setting(None, kind=COUNT, resumable=True, condense_only=True, help="also evaluate every N iterations (0: only at the end)")
+    num_eval: int | None = setting(None, kind=COUNT, resumable=True, help="networks trained per evaluation model (0: no evaluation; default: the preset's)")
+    eval_models: tuple[str, ...] | None = setting(None, kind=NAMES, resumable=True, help="comma-separated evaluation networks or a pool (paper, S, SS, M, B, W, D, A, N, P; default: S)")
+    eval_epochs: int | None = setting(None, kind=POSITIVE_INT, resumable=True, help="training epochs per evaluation network (default: the protocol's)")
+    baseline: bool = setting(True, kind=SWITCH_OFF, resumable=True, condense_only=True, help="do not evaluate random real images alongside")
+    device: str = setting("auto", resumable=True, help="auto (CUDA if available), cpu, cuda or cuda:N (default: auto)")
+    data_dir: str | None = setting(None, metavar="DIR", resumable=True, help="where dataset files are (searched before $CONDENSATION_DATA, the user cache and system locations)")
+    checkpoint_every: int = setting(10, kind=POSITIVE_INT, cli=False, resumable=True, condense_only=True, help="iterations between checkpoints")
+    compile: str = setting("auto", choices=COMPILE_MODES, resumable=True, help="torch.compile the first-order paths (auto: when the run is long enough; see README, Performance)")
+    micro_batch: int | None = setting(None, kind=COUNT, resumable=True, help="images per micro-batch of first-order compute (default: 32 on CPU, whole batches on GPU; 0: whole batches)")
+    params: dict[str, Any] = field(default_factory=dict)  # the method's hyper-parameters, by name
+
+    def __init__(self, **values: Any) -> None:
+        params = dict(values.pop("params", None) or {})
+        for f in _FIELDS:
+            value = values.pop(f.name) if f.name in values else (
+                f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default)
+            object.__setattr__(self, f.name, value)
+        params.update(values)  # every other name is a hyper-parameter of the method (checked by resolve)
+        object.__setattr__(self, "params", params)
+
+    def __getattr__(self, name: str) -> Any:  # only for names that are not fields
+        params = self.__dict__.get("params")
+        if params is not None and name in params:
+            return params[name]
+        spec = find_method(self.__dict__.get("method", ""))
+        if spec is not None and name in spec.param_names():
+            return next(f.default for f in spec.param_fields() if f.name == name)
+        raise AttributeError(f"DistillConfig has no setting {name!r}")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _FIELD_NAMES or name == "params":
+            object.__setattr__(self, name, value)
+        else:
+            self.params[name] = value
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every setting in one flat dict (the method's hyper-parameters beside the run's)."""
+        d = {f.name: getattr(self, f.name) for f in _FIELDS}
+        if d["eval_models"] is not None:
+            d["eval_models"] = list(d["eval_models"])
+        return {**d, **self.params}
+
+    def for_method(self, method: str, **changes: Any) -> "DistillConfig":
+        """A copy for ``method`` (with ``changes``), without the hyper-parameters only other
+        methods take: what a grid or an application gives each of its methods from one base."""
+        foreign = set(param_fields()) - set(get_method(method).param_names())
+        params = {k: v for k, v in self.params.items() if k not in foreign}
+        return dataclasses.replace(self, method=method, params=params, **changes)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "DistillConfig":
+        """The config of ``to_dict``'s output; ``ConfigError`` for a name no setting or registered
+        method's hyper-parameter has."""
+        unknown = sorted(set(d) - _FIELD_NAMES - _all_param_names())
+        if unknown:
+            raise ConfigError(f"unknown config key(s): {', '.join(unknown)}")
+        d = dict(d)
+        if d.get("eval_models") is not None:
+            d["eval_models"] = tuple(d["eval_models"])
+        return cls(**d)
+
+    @classmethod
+    def from_saved(cls, d: dict[str, Any]) -> "DistillConfig":
+        """A resolved config saved by this or an earlier version: settings that version predates
+        take the value it used (e.g. the papers' SGD image step before ``optimizer_img`` existed),
+        and the other methods' settings that versions before the registry saved are dropped."""
+        d = {k: v for k, v in {**_ADDED_SETTINGS, **d}.items() if k != "extra"}
+        spec = find_method(d.get("method", "dsa"))
+        if spec is not None:
+            d = {k: v for k, v in d.items() if k in _FIELD_NAMES or k in spec.param_names()}
+        return cls.from_dict(d)
+
+
+_FIELDS = tuple(f for f in dataclasses.fields(DistillConfig) if f.name != "params")
+_FIELD_NAMES = frozenset(f.name for f in _FIELDS)
+
+
+def config_fields() -> tuple[dataclasses.Field, ...]:
+    """The run's own settings (every ``DistillConfig`` field but ``params``)."""
+    return _FIELDS
+
+
+def param_fields() -> dict[str, tuple[dataclasses.Field, list[str]]]:
+    """Every registered method's hyper-parameters: name -> (its field, the methods that take it)."""
+    out: dict[str, tuple[dataclasses.Field, list[str]]] = {}
+    for name in list_methods():
+        for f in get_method(name).param_fields():
+            out.setdefault(f.name, (f, []))[1].append(name)
+    return out
+
+
+def _all_param_names() -> set[str]:
+    return set(param_fields())
+
+
+def method_params_of(config: DistillConfig) -> Any:
+    """The method's parameter dataclass of a resolved config."""
+    spec = get_method(config.method)
+    return spec.params(**config.params)
 
 
 def lr_factor(schedule: str, iteration: int, iterations: int) -> float:
@@ -91,105 +177,28 @@ def lr_factor(schedule: str, iteration: int, iterations: int) -> float:
     raise ConfigError(f"invalid learning-rate schedule {schedule!r}; allowed: {', '.join(LR_SCHEDULES)}")
 
 
-def loops_for_ipc(ipc: int) -> tuple[int, int]:
-    """(outer_loop, inner_loop) for ``ipc`` images per class.
-
-    The authors' table for 1, 10, 20, 30, 40, 50. Elsewhere (their code exits): 2-9 use
-    ``(ipc, 50)`` like ipc 10 (one synthetic update per image per iteration, network trained for
-    50 epochs between updates); 11-49 interpolate linearly between the neighbouring entries;
-    above 50 use ``(50, 10)``, the authors' advice for large sets (issue #2 of their repository).
-    """
-    if ipc < 1:
-        raise ConfigError(f"ipc must be a positive integer, got {ipc}")
-    if ipc in _LOOP_TABLE:
-        return _LOOP_TABLE[ipc]
-    if ipc < 10:
-        return ipc, 50
-    if ipc > 50:
-        return _LOOP_TABLE[50]
-    lo = (ipc // 10) * 10
-    hi = lo + 10
-    t = (ipc - lo) / 10
-    (o1, i1), (o2, i2) = _LOOP_TABLE[lo], _LOOP_TABLE[hi]
-    return round(o1 + t * (o2 - o1)), round(i1 + t * (i2 - i1))
+def _join(names: list[str], word: str) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} {word} {names[-1]}"
 
 
-@dataclass
-class DistillConfig:
-    """Settings of one condensation run; ``None`` means "the preset's / the method's default"."""
-
-    dataset: str = "fashion-mnist"
-    method: str = "dsa"
-    ipc: int = 1
-    init: str = "real"
-    model: str = "convnet"
-    strategy: str | None = None  # DSA strategy; None = the dataset's default (no flip for digits)
-    dsa_mode: str = "single"
-    preset: str = "quick"
-    iterations: int | None = None
-    batch_real: int | None = None
-    batch_train: int = 256
-    lr_img: float | None = None  # None = the preset's, else the method's (DC/DSA 0.1, DM 1.0)
-    momentum_img: float | None = None  # SGD momentum of the images; None = the preset's (0.5)
-    optimizer_img: str | None = None  # sgd (the papers') or adam; None = the preset's
-    lr_schedule: str | None = None  # constant (the papers'), cosine (to 0 at the last iteration), step (x0.1 at half)
-    lr_net: float = 0.01
-    outer_loop: int | None = None
-    inner_loop: int | None = None
-    metric: str = "ours"
-    matching: str = "classwise"  # dc/dsa: classwise (the papers') or joint (sums over classes, ours)
-    factor: int | None = None  # multi-formation (ours, after IDC): each stored image trains as factor**2; 1 = off; None = the preset's
-    bn_stats: str = "reference"
-    dsa_sides: str = "siamese"  # ablation only: where the DSA draw is applied while matching
-    eval_protocol: str | None = None  # None = the method's own evaluation protocol
-    seed: int = 0
-    eval_every: int | None = None  # 0 = evaluate only at the end
-    num_eval: int | None = None
-    eval_models: tuple[str, ...] | None = None  # networks or pools; None = ("S",): the model without BatchNorm
-    eval_epochs: int | None = None  # None = the method's protocol (DSA 1000, DC 300/1000)
-    baseline: bool = True  # also evaluate random real images of the same size
-    device: str = "auto"
-    data_dir: str | None = None
-    checkpoint_every: int = 10
-    compile: str = "auto"  # torch.compile the first-order paths: auto (when the run is long enough), on, off
-    micro_batch: int | None = None  # images per micro-batch of first-order compute; None: 32 on CPU, whole on GPU; 0: whole
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
-        if d["eval_models"] is not None:
-            d["eval_models"] = list(d["eval_models"])
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "DistillConfig":
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise ConfigError(f"unknown config key(s): {', '.join(unknown)}")
-        d = dict(d)
-        if d.get("eval_models") is not None:
-            d["eval_models"] = tuple(d["eval_models"])
-        return cls(**d)
-
-    @classmethod
-    def from_saved(cls, d: dict[str, Any]) -> "DistillConfig":
-        """A resolved config saved by this or an earlier version: settings that version predates
-        take the value it used (e.g. the papers' SGD image step before ``optimizer_img`` existed)."""
-        return cls.from_dict({**_ADDED_SETTINGS, **d})
-
-
-def _choice(name: str, value: str, allowed: tuple[str, ...]) -> str:
-    v = str(value).lower()
-    if v not in allowed:
-        raise ConfigError(f"invalid {name} {value!r}; allowed: {', '.join(allowed)}")
-    return v
-
-
-def _positive(name: str, value: int, zero_ok: bool = False) -> int:
-    if value is None or int(value) != value or value < (0 if zero_ok else 1):
-        raise ConfigError(f"{name} must be a {'non-negative' if zero_ok else 'positive'} integer, got {value!r}")
-    return int(value)
+def _own_params(c: DistillConfig, spec, preset: dict[str, Any]) -> dict[str, Any]:
+    """The method's hyper-parameters: given, else the preset's; a setting of other methods only
+    is refused unless it holds its default (grids build every cell from one base config)."""
+    own = set(spec.param_names())
+    given = {k: v for k, v in c.params.items() if k in own}
+    for key, value in preset.items():
+        if key in own and given.get(key) is None:
+            given[key] = value
+    if spec.condenses:
+        for key, value in c.params.items():
+            if key in own or value is None:
+                continue
+            f, takers = param_fields().get(key, (None, []))
+            if f is None:
+                raise ConfigError(f"unknown setting {key!r}; --method {spec.name} takes: {', '.join(sorted(own)) or 'none'}")
+            if value != f.default:
+                raise ConfigError(f"--{key.replace('_', '-')} applies to --method {_join(sorted(takers), 'or')} only")
+    return given
 
 
 def resolve(config: DistillConfig, flip_ok: bool = True) -> DistillConfig:
@@ -197,56 +206,44 @@ def resolve(config: DistillConfig, flip_ok: bool = True) -> DistillConfig:
 
     ``flip_ok`` is the dataset's ``spec.flip_ok`` (the default DSA strategy drops flip for digits).
     """
-    c = dataclasses.replace(config)
-    c.method = _choice("method", c.method, METHODS)
-    c.init = _choice("init", c.init, INITS)
-    c.dsa_mode = _choice("dsa mode", c.dsa_mode, DSA_MODES)
-    c.metric = _choice("matching distance", c.metric, METRICS)
-    c.matching = _choice("matching", c.matching, MATCHINGS)
-    c.bn_stats = _choice("BatchNorm statistics mode", c.bn_stats, BN_MODES)
-    c.compile = _choice("compile mode", c.compile, COMPILE_MODES)
-    c.preset = _choice("preset", c.preset, tuple(PRESETS))
-    c.dsa_sides = _choice("DSA sides", c.dsa_sides, DSA_SIDES)
-    if c.eval_protocol is not None:
-        c.eval_protocol = _choice("evaluation protocol", c.eval_protocol, EVAL_PROTOCOLS)
+    spec = get_method(config.method)
+    c = dataclasses.replace(config, method=spec.name)
+    for f in _FIELDS:
+        object.__setattr__(c, f.name, check(f, getattr(c, f.name)))
     c.model = canonical_name(c.model)  # ValueError listing the valid names
-    for key, value in preset_values(c.preset, c.method, c.ipc).items():
+    preset = spec.preset(c.preset, c.ipc)
+    unknown = sorted(set(preset) - _FIELD_NAMES - set(spec.param_names()))
+    if unknown:
+        raise ConfigError(f"preset {c.preset!r} of --method {spec.name} sets unknown setting(s) {', '.join(unknown)}")
+    for key, value in preset.items():
+        if key in _FIELD_NAMES and getattr(c, key) is None:
+            setattr(c, key, value)
+    defaults = {"lr_img": spec.lr_img, "momentum_img": spec.momentum_img, "optimizer_img": spec.optimizer_img,
+                "lr_schedule": "constant", "factor": 1}
+    for key, value in defaults.items():
         if getattr(c, key) is None:
             setattr(c, key, value)
-    if c.lr_img is None:
-        c.lr_img = DEFAULT_LR_IMG[c.method]
-    c.optimizer_img = _choice("image optimizer", c.optimizer_img, IMAGE_OPTIMIZERS)
-    c.lr_schedule = _choice("learning-rate schedule", c.lr_schedule, LR_SCHEDULES)
-    if not (isinstance(c.momentum_img, (int, float)) and 0 <= c.momentum_img < 1):
+    for f in _FIELDS:  # the preset's and the method's values pass the same checks as the user's
+        object.__setattr__(c, f.name, check(f, getattr(c, f.name)))
+    if not isinstance(c.momentum_img, (int, float)) or not 0 <= c.momentum_img < 1:
         raise ConfigError(f"momentum_img must be in [0, 1), got {c.momentum_img!r}")
-    _positive("ipc", c.ipc)
-    _positive("iterations", c.iterations, zero_ok=True)
-    _positive("batch_real", c.batch_real)
-    _positive("batch_train", c.batch_train)
-    _positive("num_eval", c.num_eval, zero_ok=True)
-    _positive("eval_every", c.eval_every, zero_ok=True)
-    _positive("checkpoint_every", c.checkpoint_every)
-    _positive("factor", c.factor)
-    if c.micro_batch is not None:
-        _positive("micro_batch", c.micro_batch, zero_ok=True)
-    if c.eval_epochs is not None:
-        _positive("eval_epochs", c.eval_epochs)
-    outer, inner = loops_for_ipc(c.ipc)
-    c.outer_loop = _positive("outer_loop", outer if c.outer_loop is None else c.outer_loop)
-    c.inner_loop = _positive("inner_loop", inner if c.inner_loop is None else c.inner_loop, zero_ok=True)
-    if c.method in ("dsa", "dm"):
+    if not spec.condenses:
+        for f in _FIELDS:
+            if f.metadata.get("condense_only"):
+                object.__setattr__(c, f.name, _SELECTION_VALUES.get(f.name))
+    for name in ("iterations", "num_eval", "eval_every") if spec.condenses else ("num_eval",):
+        if getattr(c, name) is None:
+            raise ConfigError(f"{name} must be set: preset {c.preset!r} of --method {spec.name} does not set it")
+    c.params = dataclasses.asdict(spec.make_params(_own_params(c, spec, preset), c.ipc))
+    if spec.augments:
         c.strategy = "_".join(parse_strategy(c.strategy if c.strategy is not None else default_strategy(flip_ok))) or "none"
-    elif c.strategy is not None and parse_strategy(c.strategy):
-        raise ConfigError("--strategy applies to --method dsa and dm only (DC matches gradients without augmentation)")
+    elif c.strategy is not None and parse_strategy(c.strategy) and spec.condenses:
+        augmenting = [n for n in list_methods("condense") if get_method(n).augments]
+        raise ConfigError(f"--strategy applies to --method {_join(augmenting, 'and')} only "
+                          f"({spec.name} condenses without augmentation)")
+    elif not spec.condenses and c.strategy is not None:
+        c.strategy = "_".join(parse_strategy(c.strategy)) or None  # a coreset evaluated with DSA augmentation
     else:
         c.strategy = None
-    if c.matching != "classwise" and c.method not in ("dc", "dsa"):
-        raise ConfigError("--matching applies to gradient matching (--method dc or dsa) only")
-    if c.dsa_sides != "siamese" and c.method != "dsa":
-        raise ConfigError("dsa_sides (where the DSA draw is applied) applies to --method dsa only")
-    for name in ("lr_img", "lr_net"):
-        value = getattr(c, name)
-        if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-            raise ConfigError(f"{name} must be a positive number, got {value!r}")
     c.eval_models = expand_models(c.eval_models or ("S",), c.model)
     return c

@@ -22,6 +22,7 @@ import torch
 
 from .augment import DSA, ClassicAugment, default_strategy
 from .kernels import EAGER, Kernels, resolve_micro_batch
+from .methods.registry import find_method, list_methods
 from .models import build_model, canonical_name, list_models, strip_batchnorm
 from .rng import make_generator
 from .summary import summarize
@@ -124,8 +125,19 @@ class EvalProtocol:
         }
 
 
-# Methods whose sets the papers evaluate with DSA augmentation and 1000 epochs.
-DSA_PROTOCOL_METHODS = ("dsa", "dm")
+def protocol_names() -> tuple[str, ...]:
+    """The names ``protocol_for`` takes: every registered method (its sets' protocol)."""
+    return tuple(list_methods())
+
+
+def uses_dsa_protocol(method: str, strategy: str | None = None) -> bool:
+    """Whether sets made by ``method`` train with DSA augmentation when evaluated: methods
+    registered with the ``dsa`` protocol, and any method given a ``strategy`` except those
+    registered with DC's protocol that condense (DC itself)."""
+    spec = find_method(method)
+    if spec is not None and spec.protocol == "dsa":
+        return True
+    return strategy is not None and not (spec is not None and spec.condenses and spec.protocol == "dc")
 
 
 def protocol_for(
@@ -142,13 +154,13 @@ def protocol_for(
 ) -> EvalProtocol:
     """The paper's evaluation protocol for a set made by ``method`` ("dc", "dsa", "dm", a coreset...).
 
-    Methods trained with DSA (dsa, dm, and any method given a ``strategy``) evaluate with DSA; DC
-    and the coreset baselines use DC's rule (classic augmentation for MNIST and ConvNetBN only).
+    Methods registered with the DSA protocol (dsa, dm), and any method given a ``strategy`` but DC,
+    evaluate with DSA; DC and the coreset baselines use DC's rule (classic augmentation for MNIST
+    and ConvNetBN only).
     ``epochs`` overrides the protocol's epoch count; ``lr`` and ``batch_size`` are the networks'
     learning rate and batch (the authors' ``lr_net`` and ``batch_train``).
     """
-    method = method.lower()
-    if method in DSA_PROTOCOL_METHODS or (strategy is not None and method != "dc"):
+    if uses_dsa_protocol(method, strategy):
         augment = DSA(strategy if strategy is not None else default_strategy(flip_ok), mode=dsa_mode)
         return EvalProtocol(epochs=epochs or 1000, augment=augment if augment.enabled else None, lr=lr, batch_size=batch_size)
     classic = None

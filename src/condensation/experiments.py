@@ -5,10 +5,11 @@ A grid is a list of ``Cell`` s, each run for several seeds. Run (cell, seed) liv
 and evaluation ledger; a finished run (its ``results.json`` holds every network asked for) is
 skipped. A cell is one of:
 
-* ``distill``: a condensation run (``distill``) with the cell's config and the seed;
+* ``distill``: a run of the cell's method (``distill.make_or_resume``) with its config and the seed;
+* ``coreset``: the same, for a method that selects real images (random, herding, k-center,
+  forgetting): only the tables tell the two apart;
 * ``evaluate``: the sets of another cell, evaluated under this cell's protocol (e.g. DC's sets
-  with DSA augmentation during evaluation: no second condensation);
-* ``coreset``: real images selected by a coreset method (random, herding, k-center, forgetting).
+  with DSA augmentation during evaluation: no second condensation).
 
 As in the papers, a cell's figure pools every network of every seed: mean and population std
 over seeds x networks.
@@ -19,7 +20,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +27,10 @@ from typing import Any
 
 from .config import DistillConfig, resolve
 from .data import Dataset, load_dataset
+from .devices import device_from_flag
+from .distill import make_or_resume
 from .distributed import context
+from .ledger import DistillResult, Evaluator, results_json
 from .summary import summarize
 from .runs import RunDir
 from .synset import SyntheticSet
@@ -46,7 +49,6 @@ class Cell:
     config: DistillConfig
     kind: str = "distill"
     source: str | None = None  # kind "evaluate": the key of the cell whose sets are evaluated
-    coreset: str | None = None  # kind "coreset": random, herding, kcenter, forgetting
     paper: dict[str, Any] | None = None  # the published figure: {"mean", "std"} in % and "source"
     info: dict[str, Any] = field(default_factory=dict)  # extra table columns
 
@@ -121,12 +123,10 @@ def run_grid(
             if _finished(run, resolved):
                 continue
             log(f"[{i + 1}/{len(cells)}] {cell.label} (seed {seed}) -> {run.path}")
-            if cell.kind == "distill":
-                _run_distill(config, run, dataset, log)
-            elif cell.kind == "evaluate":
+            if cell.kind == "evaluate":
                 _run_evaluate(config, run, dataset, cell_dir(out, by_key[cell.source], seed), log)
-            else:
-                _run_coreset(cell.coreset, config, run, dataset, log)
+            else:  # a condensation or a coreset: one run folder either way
+                make_or_resume(config, run.path, dataset=dataset, progress=False, log=log)
         result = summarize_cell(cell, seeds, out)
         results.append(result)
         if on_cell is not None and context().is_main:
@@ -140,17 +140,8 @@ def _dataset(datasets: dict[str, Dataset], config: DistillConfig) -> Dataset:
     return datasets[config.dataset]
 
 
-def _run_distill(config: DistillConfig, run: RunDir, dataset: Dataset, log) -> None:
-    from .distill import distill
-
-    distill(config, run.path, resume=run.checkpoint_path.exists(), overwrite=not run.checkpoint_path.exists(),
-            dataset=dataset, progress=False, log=log)
-
-
 def _evaluate_into(synset: SyntheticSet, config: DistillConfig, run: RunDir, dataset: Dataset, log, extra: dict) -> None:
     """Evaluate ``synset`` under ``config``'s protocol, recording in ``run``'s ledger and results."""
-    from .distill import Evaluator, context, device_from_flag, results_json, DistillResult
-
     device = device_from_flag(config.device)
     resolved = resolve(config, flip_ok=dataset.spec.flip_ok)
     resolved.dataset = dataset.spec.name
@@ -161,10 +152,8 @@ def _evaluate_into(synset: SyntheticSet, config: DistillConfig, run: RunDir, dat
     dist.barrier()
     data = dataset.to(device)
     evaluator = Evaluator(resolved, data, device, run, dist, log)
-    label = extra.get("method") or resolved.eval_protocol or resolved.method  # a coreset logs its own name
-    accuracy = evaluator(synset, "synset", resolved.iterations, label)
-    result = DistillResult(synset=synset, config=resolved, accuracy=accuracy, out=run.path)
-    res = results_json(result)
+    accuracy = evaluator(synset, "synset", resolved.iterations, resolved.eval_protocol or resolved.method)
+    res = results_json(DistillResult(synset=synset, config=resolved, accuracy=accuracy, out=run.path))
     res.update(extra)
     if dist.is_main:
         run.write_json("results.json", res)
@@ -179,38 +168,6 @@ def _run_evaluate(config: DistillConfig, run: RunDir, dataset: Dataset, source: 
     synset = SyntheticSet.load(path)
     seconds = json.loads(source_results.read_text()).get("seconds", 0.0)
     _evaluate_into(synset, config, run, dataset, log, {"source": str(path), "seconds": 0.0, "source_seconds": seconds})
-
-
-def _run_coreset(method: str, config: DistillConfig, run: RunDir, dataset: Dataset, log) -> None:
-    path = run.file("synset.pt")
-    t0 = time.perf_counter()
-    if path.exists():
-        synset = SyntheticSet.load(path)
-        seconds = json.loads(run.file("selection.json").read_text()).get("seconds", 0.0) if run.file("selection.json").exists() else 0.0
-    else:
-        from .distributed import context
-
-        synset = _select(method, config, dataset, log)  # deterministic: every process selects the same set
-        seconds = time.perf_counter() - t0
-        if context().is_main:
-            run.create()
-            synset.save(path)
-            run.write_json("selection.json", {"method": method, "seconds": seconds})
-    _evaluate_into(synset, config, run, dataset, log, {"seconds": seconds, "method": method})
-
-
-def _select(method: str, config: DistillConfig, dataset: Dataset, log) -> SyntheticSet:
-    from .devices import device_from_flag
-
-    if method == "random":
-        from .distill import random_real_set
-        from .methods import RealPool
-
-        pool = RealPool(dataset.train.images, dataset.train.labels, dataset.spec.num_classes, dataset.normalize)
-        return random_real_set(pool, config.ipc, config.seed, dataset)
-    from .coreset import select_coreset
-
-    return select_coreset(method, dataset, config.ipc, config.seed, device=device_from_flag(config.device), log=log)
 
 
 def _ledger_seconds(run: RunDir) -> float:

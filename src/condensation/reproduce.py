@@ -2,12 +2,12 @@
 
 Cells are (dataset, ipc, method). Each uses the settings of the paper it is compared with:
 
-* ``dc``: gradient matching without augmentation, initialised from noise (the DC paper), DC's
-  evaluation protocol (300 epochs, classic augmentation for MNIST);
-* ``dsa``: initialised from real images (the DSA paper's command), DSA evaluation;
-* ``dm``: initialised from real images, lr 1.0 (the DM paper), DSA evaluation;
-* coresets ``random``, ``herding``, ``kcenter``, ``forgetting``: the DC paper's baselines, DC's
-  evaluation protocol.
+* every condensation method starts as its paper did and is evaluated with its protocol, both
+  declared where the method registers itself: ``dc`` from noise (the DC paper) with DC's
+  protocol (300 epochs, classic augmentation for MNIST); ``dsa`` and ``dm`` from real images
+  with DSA evaluation (``dm`` with lr 1.0);
+* the coresets ``random``, ``herding``, ``kcenter``, ``forgetting``: the DC paper's baselines,
+  DC's evaluation protocol.
 
 A budget is a preset (``paper``: the authors' iterations, 20 networks, 5 experiments; ``quick``:
 CPU-sized) that any flag overrides. The published figures come from ``published.csv``.
@@ -23,18 +23,20 @@ from typing import Any
 
 from .config import DistillConfig
 from .data import get_spec
+from .methods import get_method, list_methods
+from .methods.registry import did_you_mean
 from .experiments import Cell, CellResult, run_grid
 from .tables import format_accuracy, pct, write_table
 
-__all__ = ["REPRODUCE_METHODS", "BUDGETS", "reproduce_cells", "run_reproduce", "write_reproduce"]
+__all__ = ["BUDGETS", "reproduce_methods", "reproduce_cells", "run_reproduce", "write_reproduce"]
 
-CONDENSATION = ("dsa", "dc", "dm")
-CORESETS = ("random", "herding", "kcenter", "forgetting")
-REPRODUCE_METHODS = CONDENSATION + CORESETS
 # budget -> (preset, seeds): the papers run 5 experiments; a CPU affords fewer
 BUDGETS: dict[str, tuple[str, tuple[int, ...]]] = {"paper": ("paper", (0, 1, 2, 3, 4)), "quick": ("quick", (0, 1))}
-# The initialisation of each paper's runs (DC: noise, per a comment in the authors' code; DSA, DM: real).
-PAPER_INIT = {"dc": "noise", "dsa": "real", "dm": "real"}
+
+
+def reproduce_methods() -> list[str]:
+    """Every registered method: the condensation methods, then the coreset baselines."""
+    return list_methods("condense") + list_methods("select")
 
 
 def _paper(method: str, dataset: str, ipc: int) -> dict[str, Any] | None:
@@ -55,17 +57,18 @@ def reproduce_cells(
     overrides: dict[str, Any] | None = None,
     method_overrides: dict[str, dict[str, Any]] | None = None,
 ) -> list[Cell]:
-    """One cell per (dataset, ipc, method), in that order. ``init`` replaces every condensation
-    method's paper initialisation; ``overrides`` set ``DistillConfig`` fields (iterations, num_eval,
-    batch_real, model, device, ...); ``method_overrides[method]`` set fields of one method only
-    (e.g. DM's iterations, which are far cheaper)."""
-    unknown = [m for m in methods if m not in REPRODUCE_METHODS]
+    """One cell per (dataset, ipc, method), in that order. Each method starts as its paper did (the
+    registry's ``init``; ``init`` replaces it for every method) and is evaluated with its own
+    protocol; ``overrides`` set settings of every cell (iterations, num_eval, batch_real, model,
+    device, ...: a method's hyper-parameter goes to the methods that take it);
+    ``method_overrides[method]`` set settings of one method only (e.g. DM's iterations)."""
+    allowed = reproduce_methods()
+    unknown = [m for m in methods if m not in allowed]
     if unknown:
-        raise ValueError(f"unknown method {unknown[0]!r}; allowed: {', '.join(REPRODUCE_METHODS)}")
+        raise ValueError(f"unknown method {unknown[0]!r}; allowed: {', '.join(allowed)}{did_you_mean(unknown[0], allowed)}")
     if budget not in BUDGETS:
         raise ValueError(f"unknown budget {budget!r}; allowed: {', '.join(BUDGETS)}")
     preset = BUDGETS[budget][0]
-    overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
     cells = []
     for dataset in datasets:
         spec = get_spec(dataset)
@@ -73,17 +76,13 @@ def reproduce_cells(
             for method in methods:
                 key = f"{spec.name.replace(':', '_').replace('/', '_')}_ipc{ipc}_{method}"
                 info = {"dataset": spec.name, "ipc": ipc, "method": method}
-                paper = _paper(method, spec.name, ipc)
-                mine = {**overrides, **{k: v for k, v in (method_overrides or {}).get(method, {}).items() if v is not None}}
-                if method in CONDENSATION:
-                    config = DistillConfig(dataset=dataset, method=method, ipc=ipc, init=init or PAPER_INIT[method],
-                                           preset=preset, **mine)
-                    cells.append(Cell(key, f"{spec.name} ipc {ipc} {method}", config, paper=paper, info=info))
-                else:
-                    config = DistillConfig(dataset=dataset, method="dc", ipc=ipc, preset=preset, eval_protocol="random",
-                                           **mine)
-                    cells.append(Cell(key, f"{spec.name} ipc {ipc} {method}", config, kind="coreset", coreset=method,
-                                      paper=paper, info=info))
+                registered = get_method(method)
+                mine = {k: v for k, v in {**(overrides or {}), **(method_overrides or {}).get(method, {})}.items()
+                        if v is not None}
+                start = {"init": init or registered.init} if registered.condenses else {}
+                config = DistillConfig(dataset=dataset, ipc=ipc, preset=preset, **{**start, **mine}).for_method(method)
+                cells.append(Cell(key, f"{spec.name} ipc {ipc} {method}", config, paper=_paper(method, spec.name, ipc),
+                                  info=info, kind="distill" if registered.condenses else "coreset"))
     return cells
 
 

@@ -6,14 +6,14 @@ architecture search.
     run_nas("fashion-mnist", ipc=10, space="small", out="runs/nas")
 """
 
-from .continual import MEMORY_METHODS, ContinualResult, class_steps, run_continual
+from .continual import ContinualResult, class_steps, memory_methods, run_continual
 from .nas import NAS_SPACES, Architecture, NasResult, average_ranks, candidates, run_nas, spearman
 
 __all__ = [
     "run_continual",
     "ContinualResult",
     "class_steps",
-    "MEMORY_METHODS",
+    "memory_methods",
     "run_nas",
     "NasResult",
     "Architecture",

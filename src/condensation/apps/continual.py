@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,12 +38,13 @@ import torch
 
 from ..atomic import atomic_write_text
 from ..augment import default_strategy
-from ..config import METHODS, DistillConfig, resolve
-from ..coreset import CORESET_METHODS, DEFAULT_FEATURE_EPOCHS, check_ipc, select_coreset
+from ..config import DistillConfig, resolve
+from ..coreset import DEFAULT_FEATURE_EPOCHS, check_ipc
 from ..data import Dataset, load_dataset
 from ..devices import device_from_flag
-from ..distill import distill
+from ..distill import make_or_resume
 from ..evaluate import EvalProtocol, evaluate_synset, protocol_for, summarize
+from ..methods import get_method, list_methods
 from ..models import canonical_name
 from ..rng import derive_seed, make_generator
 from ..runs import RunDir
@@ -53,9 +53,8 @@ from ..tables import format_accuracy, pct, write_table
 from .common import Log, default_log, kernels_for, open_out
 from .subsets import class_subset, concat_sets, to_global
 
-__all__ = ["MEMORY_METHODS", "ContinualResult", "class_steps", "step_seed", "run_continual", "collect"]
+__all__ = ["memory_methods", "ContinualResult", "class_steps", "step_seed", "run_continual", "collect"]
 
-MEMORY_METHODS = METHODS + CORESET_METHODS
 SET_NAME = "memory"  # the ledger's set name; the iteration field holds the step
 # DistillConfig fields the application sets itself (``condense`` may set any other).
 _OWN_FIELDS = ("dataset", "method", "ipc", "seed", "num_eval", "baseline", "eval_every", "eval_models", "device",
@@ -80,6 +79,11 @@ class ContinualResult:
     seconds: dict[str, dict[int, list[float | None]]] = field(default_factory=dict)
 
 
+def memory_methods() -> list[str]:
+    """Every registered method: the condensation methods, then the coreset selections."""
+    return list_methods("condense") + list_methods("select")
+
+
 def class_steps(num_classes: int, steps: int, seed: int) -> list[list[int]]:
     """The seed's class order (a permutation from the stream ``(seed, "class-order")``) split
     into ``steps`` consecutive groups, the first ones one class larger if it does not divide."""
@@ -97,9 +101,10 @@ def step_seed(seed: int, step: int) -> int:
 def _check(memories: Sequence[str], seeds: Sequence[int], num_eval: int, feature_epochs: int,
            condense: Mapping[str, Any]) -> tuple[list[str], list[int]]:
     memories = [str(m).lower() for m in memories]
-    unknown = [m for m in memories if m not in MEMORY_METHODS]
+    allowed = memory_methods()
+    unknown = [m for m in memories if m not in allowed]
     if unknown or not memories:
-        raise ValueError(f"unknown memory method {unknown[0] if unknown else '(none)'!r}; allowed: {', '.join(MEMORY_METHODS)}")
+        raise ValueError(f"unknown memory method {unknown[0] if unknown else '(none)'!r}; allowed: {', '.join(allowed)}")
     seeds = [int(s) for s in seeds]
     if not seeds or len(set(seeds)) != len(seeds):
         raise ValueError(f"--seeds must be distinct integers, got {seeds}")
@@ -172,8 +177,8 @@ def run_continual(
     base = _config(dataset=spec.name, ipc=ipc, model=model, iterations=iterations, batch_real=batch_real, num_eval=0,
                    baseline=False, eval_every=0, device=device, compile=compile, micro_batch=micro_batch, **condense)
     for m in memories:
-        if m in METHODS:
-            resolve(dataclasses.replace(base, method=m), flip_ok=spec.flip_ok)  # bad settings fail before any work
+        if get_method(m).condenses:
+            resolve(base.for_method(m), flip_ok=spec.flip_ok)  # bad settings fail before any work
     strategy = strategy if strategy is not None else default_strategy(spec.flip_ok)
     protocol = protocol_for("dsa", spec.name, model, strategy=strategy, flip_ok=spec.flip_ok, epochs=eval_epochs)
     settings = {"dataset": spec.name, "steps": steps, "ipc": ipc, "model": model, "iterations": iterations,
@@ -225,19 +230,14 @@ def _memory(method: str, dataset: Dataset, classes: list[int], ipc: int, seed: i
         return SyntheticSet.load(path), False
     sub = class_subset(dataset, classes)
     s = step_seed(seed, step)
-    say(f"{label}: {'condensing' if method in METHODS else 'selecting'} classes {classes} "
+    condenses = get_method(method).condenses
+    say(f"{label}: {'condensing' if condenses else 'selecting'} classes {classes} "
         f"({len(sub.train)} training images) into {ipc} image(s)/class")
-    start = time.perf_counter()
-    if method in METHODS:
-        run = RunDir(folder / "condense")
-        resume = run.checkpoint_path.exists()
-        config = dataclasses.replace(base, method=method, seed=s, dataset=sub.spec.name)
-        made = distill(config, run.path, resume=resume, overwrite=not resume, dataset=sub, progress=False, log=say)
-        local, seconds = made.synset, made.seconds  # condensation time, across resumptions
-    else:
-        local = select_coreset(method, sub, ipc, s, device=device, model=feature_model, feature_epochs=feature_epochs,
-                               cache_dir=cache_dir, log=say)
-        seconds = time.perf_counter() - start
+    config = base.for_method(method, seed=s, dataset=sub.spec.name)
+    if not condenses:  # a coreset: its feature network, trained on this step's images
+        config = dataclasses.replace(config, model=feature_model, feature_epochs=feature_epochs, num_eval=0)
+    made = make_or_resume(config, folder / "condense", dataset=sub, progress=False, log=say, cache_dir=cache_dir)
+    local, seconds = made.synset, made.seconds  # condensation or selection time, across resumptions
     memory = to_global(local, classes, dataset, {"method": method, "seed": s, "continual_seed": seed, "step": step,
                                                  "classes": classes})
     folder.mkdir(parents=True, exist_ok=True)

@@ -41,13 +41,9 @@ Layout of ``out`` (a re-run with the same settings recomputes nothing finished):
 
 from __future__ import annotations
 
-import dataclasses
-import itertools
 import json
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -58,15 +54,17 @@ from ..augment import default_strategy
 from ..config import DistillConfig, resolve
 from ..data import Dataset, DatasetSpec, load_dataset
 from ..devices import device_from_flag
-from ..distill import distill, make_synset, random_real_set
-from ..evaluate import EVAL_POOLS, check_fits, evaluate_synset, protocol_for, summarize
+from ..distill import make_or_resume
+from ..evaluate import check_fits, evaluate_synset, protocol_for, summarize
 from ..methods import RealPool
-from ..models import CONVNET_VARIANTS, ConvNet, ModelShape, list_models, register_model
+from ..methods.start import make_synset, random_real_set
 from ..rng import make_generator
 from ..runs import RunDir
 from ..synset import SyntheticSet
 from ..tables import pct, write_table
 from .common import Log, default_log, kernels_for, open_out
+from .nas_space import NAS_SPACES, PAPER_GRID, Architecture, candidates, register_architecture
+from .ranking import average_ranks, rank_summary, spearman
 from .subsets import split_off, take
 
 __all__ = [
@@ -74,165 +72,8 @@ __all__ = [
     "NasResult", "run_nas", "rank_summary",
 ]
 
-NAS_SPACES = ("small", "paper")
-PAPER_GRID: dict[str, tuple] = {
-    "width": (32, 64, 128, 256),
-    "depth": (1, 2, 3, 4),
-    "act": ("sigmoid", "relu", "leakyrelu"),
-    "norm": ("none", "batchnorm", "layernorm", "instancenorm", "groupnorm"),
-    "pooling": ("none", "maxpooling", "avgpooling"),
-}
-SMALL_POOLS = ("w", "d", "a", "n", "p")  # evaluation pools of one-factor ConvNet variants
 SETS = ("condensed", "random", "target")
 PROXIES = ("condensed", "random")
-
-
-# ---------------------------------------------------------------------- the search space
-@dataclass(frozen=True)
-class Architecture:
-    """One ConvNet of the space (the arguments of ``ConvNet``; defaults: the papers' ConvNet)."""
-
-    width: int = 128
-    depth: int = 3
-    act: str = "relu"
-    norm: str = "instancenorm"
-    pooling: str = "avgpooling"
-
-    def kwargs(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @property
-    def name(self) -> str:
-        """The registry's name of this architecture, or the name it is registered under here."""
-        return _variant_names().get(self) or f"nas_w{self.width}_d{self.depth}_{self.act}_{self.norm}_{self.pooling}"
-
-    @property
-    def label(self) -> str:
-        return f"W{self.width} D{self.depth} {self.act} {self.norm} {self.pooling}"
-
-    @classmethod
-    def of_model(cls, name: str) -> "Architecture":
-        """The architecture of a registered ConvNet variant (``convnetw32``, ``convnetbn``, ...)."""
-        key = str(name).strip().lower()
-        if key not in CONVNET_VARIANTS:
-            raise ValueError(f"{name!r} is not a ConvNet variant; allowed: {', '.join(CONVNET_VARIANTS)}")
-        return cls(**CONVNET_VARIANTS[key][1])
-
-
-def _variant_names() -> dict[Architecture, str]:
-    """Architecture -> the first registered variant name that builds it (``convnet`` for the default)."""
-    if not _VARIANTS:
-        for name, (_, kwargs) in CONVNET_VARIANTS.items():
-            _VARIANTS.setdefault(Architecture(**kwargs), name)
-    return _VARIANTS
-
-
-_VARIANTS: dict[Architecture, str] = {}
-
-
-def _fit_problem(arch: Architecture, spec: DatasetSpec) -> str | None:
-    """Why ``arch`` cannot take ``spec``'s images (None if it can); built on the meta device."""
-    try:
-        with torch.device("meta"):
-            ConvNet(ModelShape.of(spec), **arch.kwargs())
-    except ValueError as e:
-        text = str(e).splitlines()[0]
-        if "too small" in text:  # a pooling layer got a map of 1 pixel
-            h, w = spec.image_size
-            return f"does not fit {h}x{w} images: {arch.depth} {arch.pooling} layers shrink them below 1 pixel"
-        return text[:160]
-    return None
-
-
-def candidates(space: str | Sequence[Architecture | str | Mapping[str, Any]],
-               spec: DatasetSpec) -> tuple[list[Architecture], list[tuple[Architecture, str]]]:
-    """(architectures that fit ``spec``'s images, [(architecture, why not)] skipped) of ``space``:
-    ``small``, ``paper``, or a list of ``Architecture`` s, ConvNet variant names or argument dicts."""
-    if isinstance(space, str):
-        key = space.lower()
-        if key in ("small", "convnet"):  # "convnet": the issue's name for the registry's ConvNet grid
-            archs = [Architecture.of_model(n) for pool in SMALL_POOLS for n in EVAL_POOLS[pool]]
-        elif key == "paper":
-            archs = [Architecture(*values) for values in itertools.product(*PAPER_GRID.values())]
-        else:
-            raise ValueError(f"unknown search space {space!r}; allowed: {', '.join(NAS_SPACES)}")
-    else:
-        archs = [a if isinstance(a, Architecture) else Architecture.of_model(a) if isinstance(a, str) else Architecture(**a)
-                 for a in space]
-    archs = list(dict.fromkeys(archs))  # one-factor pools repeat the default ConvNet
-    fit, skipped = [], []
-    problems: dict[Architecture, str | None] = {}
-    for a in archs:
-        # whether it fits depends on the width only through GroupNorm's 4 groups: check a 4-wide twin
-        twin = dataclasses.replace(a, width=4) if a.width % 4 == 0 else a
-        if twin not in problems:
-            problems[twin] = _fit_problem(twin, spec)
-        (skipped.append((a, problems[twin])) if problems[twin] else fit.append(a))
-    if not fit:
-        raise ValueError(f"no architecture of the search space fits {spec.name}'s {spec.image_size[0]}x{spec.image_size[1]} images")
-    return fit, skipped
-
-
-def _build(kwargs: dict[str, Any], shape: ModelShape, **overrides: Any) -> ConvNet:
-    return ConvNet(shape, **{**kwargs, **overrides})
-
-
-def _register(arch: Architecture) -> str:
-    """``arch.name``, registered (once per process) if the registry does not have it."""
-    name = arch.name
-    if name not in list_models():
-        register_model(name, partial(_build, arch.kwargs()), display=name)
-    return name
-
-
-# ---------------------------------------------------------------------- rank correlation
-def average_ranks(values: Sequence[float]) -> list[float]:
-    """Ranks 1..n (1: the smallest value); tied values all get the mean of the ranks they span."""
-    n = len(values)
-    order = sorted(range(n), key=lambda i: values[i])
-    ranks = [0.0] * n
-    i = 0
-    while i < n:
-        j = i
-        while j + 1 < n and values[order[j + 1]] == values[order[i]]:
-            j += 1
-        for t in range(i, j + 1):
-            ranks[order[t]] = (i + j) / 2 + 1
-        i = j + 1
-    return ranks
-
-
-def spearman(x: Sequence[float], y: Sequence[float]) -> float | None:
-    """Spearman's rank correlation: the Pearson correlation of the average ranks. None when it is
-    undefined (fewer than 2 pairs, or every value of one side tied)."""
-    if len(x) != len(y):
-        raise ValueError(f"need pairs: {len(x)} values against {len(y)}")
-    if len(x) < 2:
-        return None
-    rx, ry = average_ranks(x), average_ranks(y)
-    mx, my = sum(rx) / len(rx), sum(ry) / len(ry)
-    cov = sum((a - mx) * (b - my) for a, b in zip(rx, ry))
-    vx, vy = sum((a - mx) ** 2 for a in rx), sum((b - my) ** 2 for b in ry)
-    if vx == 0 or vy == 0:
-        return None
-    return cov / math.sqrt(vx * vy)
-
-
-def rank_summary(proxy: Sequence[float], target: Sequence[float], top_k: int) -> dict[str, Any]:
-    """How well ``proxy`` accuracies rank candidates whose ``target`` accuracies are given (same
-    order): ``rho`` over all, ``rho_top`` among the proxy's ``top_k`` (None below 2), the proxy's
-    ``top1`` (index; ties: the first candidate), its target accuracy and its target ``rank`` (1 = best)."""
-    order = sorted(range(len(proxy)), key=lambda i: -proxy[i])  # stable: ties keep candidate order
-    top = order[: max(0, top_k)]
-    best = order[0]
-    return {
-        "rho": spearman(proxy, target),
-        "rho_top": spearman([proxy[i] for i in top], [target[i] for i in top]) if len(top) >= 2 else None,
-        "top_k": len(top),
-        "top1": best,
-        "top1_target": target[best],
-        "top1_rank": 1 + sum(t > target[best] for t in target),
-    }
 
 
 # ---------------------------------------------------------------------- the run
@@ -358,7 +199,7 @@ def run_nas(
         return result
 
     for i, arch in enumerate(archs):
-        name = _register(arch)
+        name = register_architecture(arch)
         trained = False
         for s in SETS:
             done = {key: acc for key, acc in run.finished_networks(s, 0, {name: fingerprints[s]}).items()
@@ -409,8 +250,7 @@ def _condense(pool: Dataset, folder: Path, config: DistillConfig, say: Log) -> t
     if run.file("results.json").exists() and run.file("synset.pt").exists():
         return SyntheticSet.load(run.file("synset.pt")), float(run.read_json("results.json").get("seconds", 0.0))
     say(f"condensing the proxy ({config.method}, {config.ipc} image(s)/class) from {len(pool.train)} training images")
-    resume = run.checkpoint_path.exists()
-    made = distill(config, folder, resume=resume, overwrite=not resume, dataset=pool, progress=False, log=say)
+    made = make_or_resume(config, folder, dataset=pool, progress=False, log=say)
     return made.synset, made.seconds
 
 

@@ -7,12 +7,14 @@ import json
 import sys
 from pathlib import Path
 
-from .common import add_compile, add_data_dir, add_device, count, csv_list, err, positive_int
+from .common import count, csv_list, err, positive_int
+from .settings import add_settings
 
-PROTOCOLS = ("auto", "dsa", "dc", "dm", "random")
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
+    from ..evaluate import protocol_names
+
     p = sub.add_parser(
         "evaluate",
         help="evaluate a synthetic-set file",
@@ -33,15 +35,13 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--models", type=csv_list, default=("S",), help="comma-separated networks or pools (default: S, the set's own network without BatchNorm)")
     p.add_argument("--num-eval", type=positive_int, default=5, help="networks per model (default 5)")
     p.add_argument("--epochs", type=positive_int, default=None, help="training epochs (default: the protocol's, 1000 for DSA)")
-    p.add_argument("--protocol", default="auto", choices=PROTOCOLS, help="auto (the file's method), dsa (DSA augmentation, 1000 epochs) or dc (DC's rule)")
+    p.add_argument("--protocol", default="auto", choices=("auto", *protocol_names()), help="auto (the file's method), or the protocol of the method named: dsa/dm (DSA augmentation, 1000 epochs), dc and the coresets (DC's rule)")
     p.add_argument("--strategy", default=None, help="DSA strategy for the dsa protocol (default: the one the set was made with, else the dataset's)")
     p.add_argument("--seed", type=int, default=0, help="seed of the networks' initialisation and training (default 0)")
     p.add_argument("--json", type=Path, default=None, help="results as JSON, rewritten after every model (default: FILE's stem + .evaluation.json beside FILE)")
     p.add_argument("--table", type=Path, default=None, help="markdown table of mean ± std per architecture (default: FILE's stem + .evaluation.md beside FILE)")
     p.add_argument("--no-write", action="store_true", help="print only; write neither the JSON nor the table")
-    add_compile(p)
-    add_device(p)
-    add_data_dir(p)
+    add_settings(p, only=("compile", "micro_batch", "device", "data_dir"), params=False)
     p.set_defaults(run=run)
 
 

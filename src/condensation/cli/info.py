@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 
-from .common import add_data_dir
+from .settings import add_settings
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("datasets", help="list datasets and where their files were found")
-    add_data_dir(p)
+    add_settings(p, only=("data_dir",), params=False)
     p.set_defaults(run=run_datasets)
 
     p = sub.add_parser("models", help="list networks with their parameter counts")

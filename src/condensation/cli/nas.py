@@ -5,12 +5,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .common import add_compile, add_data_dir, add_dataset, add_device, count, err, positive_int
+from .common import err, positive_int
+from .settings import add_settings, changed_from_args
+
+# Settings the search sets itself, or takes under its own names.
+_OWNED = ("baseline", "eval_every", "eval_models", "num_eval", "eval_epochs")
+_NAMED = ("dataset", "ipc", "seed", "iterations", "batch_real", "strategy", "device", "compile", "micro_batch", "data_dir")
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
-    from ..config import METHODS
-
     p = sub.add_parser(
         "nas",
         help="architecture search: does a condensed set rank ConvNets as real data does?",
@@ -23,28 +26,18 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
             "plots/nas.png into --out. --compile defaults to off here (every candidate would be compiled anew)."
         ),
     )
-    add_dataset(p)
-    p.add_argument("--ipc", type=positive_int, required=True, help="images per class of the proxies")
     p.add_argument("--space", default="small", type=_space,
                    help="small (= convnet): the 16 one-factor ConvNet variants of the registry (default); paper: the DC "
                         "paper's 720 ConvNets; or comma-separated ConvNet variants, e.g. convnetw32,convnetd1,convnetbn")
-    p.add_argument("--synset", type=Path, default=None, help="a condensed-set file to use as the proxy (default: condense one here)")
-    p.add_argument("--method", default="dsa", choices=METHODS, help="how the proxy is condensed when no --synset is given (default dsa)")
-    p.add_argument("--condense-model", default="convnet", help="network the proxy is condensed with (default convnet)")
-    p.add_argument("--iterations", type=count, default=None, help="condensation iterations (default: the quick preset's)")
-    p.add_argument("--batch-real", type=positive_int, default=None, help="real images per class per match (default: the preset's)")
+    p.add_argument("--synset", type=Path, default=None, help="a condensed-set file to use as the proxy (default: condense one here with --method)")
     p.add_argument("--target-size", type=positive_int, default=None, help="real images per class of the target (default: all outside the validation split)")
     p.add_argument("--val-size", type=positive_int, default=100, help="training images per class held out to rank on (default 100)")
     p.add_argument("--proxy-epochs", type=positive_int, default=300, help="epochs per network on a proxy (default 300)")
     p.add_argument("--target-epochs", type=positive_int, default=30, help="epochs per network on the target (default 30)")
     p.add_argument("--num-nets", type=positive_int, default=2, help="networks per candidate and training set (default 2)")
     p.add_argument("--top-k", type=positive_int, default=10, help="also correlate among each proxy's top K (default 10)")
-    p.add_argument("--strategy", default=None, help="DSA augmentation while the networks train (default: the dataset's; none: no augmentation)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the split, the proxies, the target subset and the networks (default 0)")
+    add_settings(p, exclude=_OWNED)
     p.add_argument("--out", type=Path, default=None, help="output directory (default: runs/nas_DATASET_SPACE_ipcN)")
-    add_compile(p)
-    add_device(p)
-    add_data_dir(p)
     # every candidate is a new architecture: torch.compile would recompile for each and rarely pay
     p.set_defaults(run=run, compile="off")
 
@@ -66,14 +59,18 @@ def _space(text: str):
 
 def run(args: argparse.Namespace) -> int:
     from ..apps.nas import run_nas
+    from ..data.specs import with_resolution
     from ..tables import pct
 
     name = args.dataset.split(":", 1)[-1].rstrip("/").split("/")[-1]
     space = args.space if isinstance(args.space, str) else "custom"
     out = args.out or Path("runs") / f"nas_{name}_{space}_ipc{args.ipc}"
+    condense = {"method": args.method, "model": args.model, **changed_from_args(args, exclude=_NAMED)}
+    if args.strategy is not None:  # the condensation's augmentation, and the candidates'
+        condense["strategy"] = args.strategy
     result = run_nas(
-        args.dataset, args.ipc, args.space, out, synset=args.synset, iterations=args.iterations,
-        batch_real=args.batch_real, condense={"method": args.method, "model": args.condense_model},
+        with_resolution(args.dataset, args.resolution), args.ipc, args.space, out, synset=args.synset, iterations=args.iterations,
+        batch_real=args.batch_real, condense=condense,
         target_size=args.target_size, val_size=args.val_size, proxy_epochs=args.proxy_epochs,
         target_epochs=args.target_epochs, num_nets=args.num_nets, seed=args.seed, top_k=args.top_k,
         strategy=args.strategy, device=args.device, compile=args.compile, micro_batch=args.micro_batch,

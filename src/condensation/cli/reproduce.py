@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .common import add_compile, add_data_dir, add_device, count, csv_list, int_list, positive_int
+from .common import count, csv_list, int_list
+from .settings import add_settings, settings_from_args
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
-    from ..reproduce import BUDGETS, REPRODUCE_METHODS
+    from ..reproduce import BUDGETS, reproduce_methods
 
     p = sub.add_parser(
         "reproduce",
@@ -17,41 +18,31 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         description=(
             "Each cell uses the settings of the paper it is compared with (DC: noise init and DC evaluation; "
             "DSA and DM: real init and DSA evaluation; coresets: DC evaluation). A cell is several seeds, each "
-            "evaluated with --num-eval networks; its ± pools them. Re-running skips finished runs and resumes "
+            "evaluated with --num-eval networks; its ± pools them. Any run setting applies to every cell (a "
+            "method's hyper-parameter to the methods that take it). Re-running skips finished runs and resumes "
             "unfinished ones. Writes results.md, results.csv, results.json and plots/ours_vs_paper.png into --out."
         ),
     )
-    p.add_argument("--methods", type=csv_list, default=("dsa", "dc", "random"), help=f"comma-separated, from {', '.join(REPRODUCE_METHODS)} (default dsa,dc,random)")
+    methods = reproduce_methods()
+    p.add_argument("--methods", type=csv_list, default=("dsa", "dc", "random"), help=f"comma-separated, from {', '.join(methods)} (default dsa,dc,random)")
     p.add_argument("--datasets", type=csv_list, default=("fashion-mnist",), help="comma-separated datasets (default fashion-mnist)")
     p.add_argument("--ipc", type=int_list, default=(1,), help="comma-separated images per class (default 1)")
     p.add_argument("--budget", default="quick", choices=tuple(BUDGETS), help="paper (the authors' budget, 5 seeds) or quick (CPU-sized, 2 seeds)")
     p.add_argument("--seeds", type=int_list, default=None, help="comma-separated seeds (default: the budget's)")
-    p.add_argument("--iterations", type=count, default=None, help="iterations per run (overrides the budget)")
     p.add_argument("--dm-iterations", type=count, default=None, help="DM's iterations (default: --iterations, else the budget's)")
-    p.add_argument("--batch-real", type=positive_int, default=None, help="real images per class per match (overrides the budget)")
-    p.add_argument("--num-eval", type=positive_int, default=None, help="evaluation networks per run (overrides the budget)")
-    p.add_argument("--eval-epochs", type=positive_int, default=None, help="epochs per evaluation network (default: each protocol's; fewer weakens the protocol)")
-    p.add_argument("--init", default=None, choices=("real", "noise"), help="replace every method's paper initialisation")
-    p.add_argument("--model", default="convnet", help="network (default convnet)")
+    add_settings(p, exclude=("dataset", "method", "ipc", "seed", "preset", "baseline"), kind=None)
     p.add_argument("--out", type=Path, default=Path("runs/reproduce"), help="output directory (default runs/reproduce)")
-    add_compile(p)
-    add_device(p)
-    add_data_dir(p)
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..distributed import context
     from ..reproduce import run_reproduce
     from ..tables import format_accuracy
 
-    overrides = dict(iterations=args.iterations, batch_real=args.batch_real, num_eval=args.num_eval, eval_epochs=args.eval_epochs, model=args.model,
-                     device=args.device, data_dir=args.data_dir, compile=args.compile, micro_batch=args.micro_batch,
-                     baseline=False)
+    overrides = {**settings_from_args(args), "baseline": False}
     results = run_reproduce(args.methods, args.datasets, args.ipc, args.out, budget=args.budget, seeds=args.seeds,
-                            init=args.init, overrides=overrides,
-                            method_overrides={"dm": {"iterations": args.dm_iterations}})
-    from ..distributed import context
-
+                            overrides=overrides, method_overrides={"dm": {"iterations": args.dm_iterations}})
     if not context().is_main:
         return 0
     for r in results:

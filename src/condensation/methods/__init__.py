@@ -1,54 +1,36 @@
-"""Condensation methods: gradient matching (DC, DSA), distribution matching (DM), coresets.
+"""Methods: the registry, and the built-in ones that register themselves on import.
 
-``build_method(config, pool, channels, image_size, kernels)`` turns a resolved ``DistillConfig``
-into the method object the shared loop (``distill``) drives; a new method is one class with an
-``iteration(syn, it)`` and one entry here.
+Condensation (kind ``condense``): gradient matching (``dsa``, ``dc``), distribution matching
+(``dm``). Selection (kind ``select``): the coreset baselines ``random``, ``herding``, ``kcenter``,
+``forgetting``. A new method is one module with one ``@register_method`` class (see
+``registry``); import it before resolving a config, or name it in ``$CONDENSATION_PLUGINS`` for
+the command line.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..augment import DSA
-from ..kernels import EAGER, Kernels
-from .base import Method, RealPool, SyntheticImages
-from .distribution_matching import DistributionMatching
-from .gradient_matching import GradientMatching
+from ..kernels import EAGER
+from . import gradient_matching, distribution_matching, selection  # noqa: F401, I001  (registers dsa, dc, dm, coresets, in that order)
+from .base import Method, RealPool, Setup, SyntheticImages
+from .distribution_matching import DistributionMatching, DistributionMatchingParams
+from .gradient_matching import GradientMatching, GradientMatchingParams
+from .registry import MethodSpec, find_method, get_method, list_methods, register_method, unregister_method
 
-__all__ = ["build_method", "Method", "RealPool", "SyntheticImages", "GradientMatching", "DistributionMatching"]
+__all__ = [
+    "build_method", "Method", "Setup", "RealPool", "SyntheticImages", "GradientMatching", "GradientMatchingParams",
+    "DistributionMatching", "DistributionMatchingParams", "MethodSpec", "register_method", "unregister_method",
+    "get_method", "find_method", "list_methods",
+]
 
 
-def build_method(config, pool: RealPool, channels: int, image_size: tuple[int, int], kernels: Kernels | None = None) -> Method:
-    """The method object for a resolved ``DistillConfig`` (``kernels``: compiled first-order paths, or eager)."""
-    kernels = kernels or EAGER
-    augment = DSA(config.strategy, mode=config.dsa_mode) if config.method in ("dsa", "dm") else None
-    if config.method in ("dc", "dsa"):
-        return GradientMatching(
-            pool,
-            model=config.model,
-            channels=channels,
-            image_size=image_size,
-            seed=config.seed,
-            outer_loop=config.outer_loop,
-            inner_loop=config.inner_loop,
-            batch_real=config.batch_real,
-            batch_train=config.batch_train,
-            lr_net=config.lr_net,
-            metric=config.metric,
-            matching=config.matching,
-            augment=augment,
-            sides=config.dsa_sides,
-            bn_stats=config.bn_stats,
-            name=config.method,
-            kernels=kernels,
-        )
-    if config.method == "dm":
-        return DistributionMatching(
-            pool,
-            model=config.model,
-            channels=channels,
-            image_size=image_size,
-            seed=config.seed,
-            batch_real=config.batch_real,
-            augment=augment,
-            micro_batch=kernels.micro_batch or 2048,  # the real side in chunks even on a GPU
-        )
-    raise ValueError(f"unknown method {config.method!r}")
+def build_method(config: Any, pool: RealPool, channels: int, image_size: tuple[int, int], kernels: Any = None) -> Method:
+    """The method object of a resolved ``DistillConfig`` for ``pool``'s data (``kernels``: compiled
+    first-order paths, or eager): ``spec.factory.from_setup(setup, params)``."""
+    spec = get_method(config.method, "condense")
+    augment = DSA(config.strategy, mode=config.dsa_mode) if spec.augments else None
+    setup = Setup(pool, config.model, channels, tuple(image_size), config.ipc, config.seed, augment=augment,
+                  lr_net=config.lr_net, batch_train=config.batch_train, kernels=kernels or EAGER, factor=config.factor)
+    return spec.factory.from_setup(setup, spec.make_params(config.params, config.ipc))

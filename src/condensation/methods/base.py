@@ -14,16 +14,21 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor
 
+from ..augment import DSA
 from ..data import ClassSampler, DataError
 from ..devices import to_device
 from ..formation import decode, decode_labels
+from ..kernels import EAGER, Kernels
+from ..settings import POSITIVE_INT, setting
 from .coreset import herding
 
-__all__ = ["RealPool", "SyntheticImages", "Method", "ClassLoss"]
+__all__ = ["RealPool", "SyntheticImages", "Method", "Setup", "ClassLoss", "batch_real_setting"]
 
 ClassLoss = Callable[[int, Tensor], Tensor]
 
@@ -197,11 +202,63 @@ class SyntheticImages:
         self.optimizer.load_state_dict(state["optimizer"])
 
 
+def batch_real_setting() -> Any:
+    """The ``batch_real`` field of every method that samples real batches per class (one
+    declaration, so the flag is the same whichever method takes it)."""
+    return setting(None, kind=POSITIVE_INT, help="real images per class per match (default: the preset's)")
+
+
+@dataclass
+class Setup:
+    """What the loop hands a method: the real images, the network it condenses with (name and the
+    data's shape), the run's seed, the DSA augmentation (None when the method or strategy has none),
+    the networks' training settings (``lr_net``, ``batch_train``) and the compute kernels."""
+
+    pool: RealPool
+    model: str
+    channels: int
+    image_size: tuple[int, int]
+    ipc: int
+    seed: int
+    augment: DSA | None = None
+    lr_net: float = 0.01
+    batch_train: int = 256
+    kernels: Kernels = EAGER
+    factor: int = 1
+
+    @property
+    def num_classes(self) -> int:
+        return self.pool.num_classes
+
+
 class Method(ABC):
-    """A condensation method: one ``iteration`` updates the synthetic images."""
+    """A condensation method: one ``iteration`` updates the synthetic images.
+
+    Registered with ``methods.registry.register_method``; the loop builds it with
+    ``from_setup(setup, params)`` (``params``: the method's own dataclass, resolved), calls
+    ``iteration`` once per iteration, saves ``state_dict()`` in the checkpoint (a method with
+    learnable state of its own resumes bit-identically) and ``meta()`` in the set file."""
 
     name: str = "method"
+
+    @classmethod
+    def from_setup(cls, setup: Setup, params: Any) -> "Method":
+        """The method for one run (default: ``cls(setup, params)``)."""
+        return cls(setup, params)
 
     @abstractmethod
     def iteration(self, syn: SyntheticImages, it: int) -> Tensor:
         """Run iteration ``it``; return the mean loss per class step (detached device scalar)."""
+
+    def state_dict(self) -> dict[str, Any]:
+        """State of the method's own that a resumed run needs (tensors on the CPU); default none."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore ``state_dict()``'s output."""
+        if state:
+            raise ValueError(f"{type(self).__name__} keeps no state, got {sorted(state)}")
+
+    def meta(self) -> dict[str, Any]:
+        """Plain values saved into the set file's ``meta`` beside the settings (e.g. a learned rate)."""
+        return {}

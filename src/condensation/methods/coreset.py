@@ -24,7 +24,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-__all__ = ["herding", "kcenter", "forgetting_counts", "most_forgotten"]
+__all__ = ["CORESET_METHODS", "herding", "kcenter", "forgetting_counts", "most_forgotten"]
+
+# The coreset baselines of the DC paper, by name (selection methods, registered in ``selection``).
+CORESET_METHODS = ("random", "herding", "kcenter", "forgetting")
 
 
 def _check(features: Tensor, k: int) -> Tensor:

@@ -15,6 +15,7 @@ separately for the real and the synthetic batch).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
@@ -23,11 +24,29 @@ from torch import Tensor
 from ..augment import DSA
 from ..models import build_model, has_batchnorm
 from ..rng import make_generator
-from .base import Method, RealPool, SyntheticImages
+from .base import Method, RealPool, Setup, SyntheticImages, batch_real_setting
+from .registry import register_method
 
-__all__ = ["DistributionMatching"]
+__all__ = ["DistributionMatching", "DistributionMatchingParams"]
 
 
+@dataclass
+class DistributionMatchingParams:
+    """DM's hyper-parameters (the authors' ``main_DM.py``): real images per class per iteration."""
+
+    batch_real: int | None = batch_real_setting()
+
+
+# The DM paper's budget is 20,000 cheap iterations; quick and fast (ours) 300.
+DM_PRESETS = {
+    "paper": {"iterations": 20000, "batch_real": 256, "num_eval": 20, "eval_every": 2000},
+    "quick": {"iterations": 300, "batch_real": 256, "num_eval": 3},
+    "fast": {"iterations": 300, "batch_real": 256, "num_eval": 5},
+}
+
+
+@register_method("dm", params=DistributionMatchingParams, lr_img=1.0, protocol="dsa", init="real", augments=True,
+                 presets=DM_PRESETS, summary="distribution matching (Zhao & Bilen, WACV 2023)")
 class DistributionMatching(Method):
     """DM with ``batch_real`` real images per class, DSA ``augment`` (None: no augmentation),
     and ``micro_batch`` real images per no-grad forward chunk (None: whole batch)."""
@@ -54,6 +73,12 @@ class DistributionMatching(Method):
         self.batch_real = batch_real
         self.augment = augment if augment is not None and augment.enabled else None
         self.micro_batch = micro_batch
+
+    @classmethod
+    def from_setup(cls, setup: Setup, params: DistributionMatchingParams) -> "DistributionMatching":
+        return cls(setup.pool, model=setup.model, channels=setup.channels, image_size=setup.image_size, seed=setup.seed,
+                   batch_real=params.batch_real, augment=setup.augment,
+                   micro_batch=setup.kernels.micro_batch or 2048)  # the real side in chunks even on a GPU
 
     def fresh_network(self, it: int) -> nn.Module:
         """The untrained embedding network of iteration ``it`` (train mode, frozen parameters)."""
