@@ -1,6 +1,7 @@
 """Synthetic-set file formats: our synset.pt, the authors' result files, image/label tensors, PNG
 folders and .npz; round trips, the authors' layout read and evaluated, one-line errors."""
 
+import errno
 import io
 import json
 import zipfile
@@ -21,6 +22,8 @@ from condensation.formats import (
     load_sets,
     parse_authors_name,
     pool_experiments,
+    reported_accuracies,
+    run_accuracies,
 )
 from condensation.synset import SynsetFormatError, SyntheticSet
 
@@ -382,3 +385,101 @@ def test_folder_exports_replace_only_an_earlier_export(tmp_path):
     with pytest.raises(SynsetFormatError, match="holds files other than"):
         export_set(s, "imagefolder", out, overwrite=True)
     assert (out / "notes.txt").read_text() == "mine"
+
+
+# ----------------------------------------------------------------------------- failed writes
+def _unwritable(tmp_path, where):
+    """A target that cannot be written: in a read-only folder (not for root, whom chmod does not
+    stop), or under a regular file (a parent that cannot be a folder, root included)."""
+    if where == "read-only folder":
+        locked = tmp_path / "locked"
+        locked.mkdir()
+        locked.chmod(0o500)
+        try:
+            (locked / "probe").touch()
+        except PermissionError:
+            return locked, locked / "out"
+        locked.chmod(0o700)
+        pytest.skip("this user (root) writes into read-only folders")
+    (tmp_path / "a_file").write_text("not a folder")
+    return tmp_path, tmp_path / "a_file" / "sub" / "out"
+
+
+@pytest.mark.parametrize("to", EXPORT_FORMATS)
+@pytest.mark.parametrize("where", ["read-only folder", "under a file"])
+def test_a_failed_export_names_the_target_in_one_line_and_leaves_no_temporary_file(capsys, tmp_path, to, where):
+    src = make_set(get_spec("mnist"), ipc=1).save(tmp_path / "synset.pt")
+    parent, out = _unwritable(tmp_path, where)
+    out = out.with_suffix({"npz": ".npz", "authors": ".pt", "synset": ".pt"}.get(to, ""))
+    try:
+        code, _, err = run(capsys, "export", src, "--to", to, out, "--dataset", "mnist")
+        listed = sorted(p.name for p in parent.iterdir())
+    finally:
+        parent.chmod(0o700)
+    reason = "Permission denied" if where == "read-only folder" else "Not a directory"
+    assert code == 2 and err == f"condense export: error: cannot write {out}: {reason}\n", err
+    assert listed == ([] if where == "read-only folder" else ["a_file", "synset.pt"])  # no .part left
+
+
+def test_a_failed_write_is_a_write_error_and_keeps_the_old_file(tmp_path, monkeypatch):
+    from condensation import atomic
+
+    spec = get_spec("mnist")
+    old, new = make_set(spec, ipc=1), make_set(spec, ipc=1, seed=3)
+    export_set(old, "npz", tmp_path / "set.npz")
+    export_set(old, "tensors", tmp_path / "tensors")
+
+    def disk_full(src, dst):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(atomic.os, "replace", disk_full)
+    with pytest.raises(atomic.WriteError) as e:
+        export_set(new, "npz", tmp_path / "set.npz", overwrite=True)
+    assert isinstance(e.value, OSError) and e.value.errno == errno.ENOSPC
+    assert str(e.value) == f"cannot write {tmp_path / 'set.npz'}: No space left on device"
+    with pytest.raises(atomic.WriteError, match=f"^cannot write {tmp_path / 'tensors'}: No space left on device$"):
+        export_set(new, "tensors", tmp_path / "tensors", overwrite=True)
+    monkeypatch.undo()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["set.npz", "tensors"]  # no temporary file or folder
+    assert torch.equal(load_sets(tmp_path / "set.npz")[0].images, old.images)
+    assert torch.equal(load_sets(tmp_path / "tensors", dataset="mnist")[0].images, old.images)
+
+
+# ----------------------------------------------------------------------------- a run's accuracies
+def _run_dir(tmp_path, results=None):
+    run = tmp_path / "run"
+    run.mkdir()
+    s = make_set(get_spec("mnist"), ipc=1, model="convnet")
+    s.meta["iteration"] = 10
+    s.save(run / "synset.pt")
+    if results is not None:
+        (run / "results.json").write_text(json.dumps(results))
+    return run / "synset.pt"
+
+
+def test_export_to_authors_writes_the_runs_accuracies_from_results_json(capsys, tmp_path):
+    results = {
+        "accuracy": {
+            "convnet": {"mean": 0.55, "std": 0.05, "runs": [0.5, 0.6]},
+            "resnet18bn_ap": {"mean": 0.3, "std": 0.0, "runs": [0.3]},
+        },
+        "iteration": 10,
+    }
+    src = _run_dir(tmp_path, results)
+    assert run_accuracies(src, 10) == {"ConvNet": [0.5, 0.6], "ResNet18BN_AP": [0.3]}
+    code, _, err = run(capsys, "export", src, "--to", "authors", tmp_path / "out")
+    assert code == 0, err
+    out = tmp_path / "out" / "res_DSA_MNIST_ConvNet_1ipc.pt"
+    raw = torch.load(out, weights_only=True)
+    assert raw["accs_all_exps"] == {"ConvNet": [0.5, 0.6], "ResNet18BN_AP": [0.3]}
+    sets = load_sets(out)  # read back as an authors' file: what condense evaluate prints as "reports ..."
+    assert reported_accuracies(sets) == {"ConvNet": [0.5, 0.6], "ResNet18BN_AP": [0.3]}
+
+
+@pytest.mark.parametrize("results", [None, {"accuracy": {}, "iteration": 10}, {"accuracy": {"convnet": {"runs": [0.5]}}, "iteration": 9}])
+def test_export_to_authors_without_the_runs_accuracies_writes_none(capsys, tmp_path, results):
+    """No results.json, one without accuracies, or one of another iteration (a resumed run's)."""
+    src = _run_dir(tmp_path, results)
+    code, _, err = run(capsys, "export", src, "--to", "authors", tmp_path / "out.pt")
+    assert code == 0, err
+    assert torch.load(tmp_path / "out.pt", weights_only=True)["accs_all_exps"] == {}

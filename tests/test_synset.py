@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from condensation.errors import WriteError
 from condensation.runs import RunDir
 from condensation.synset import SynsetFormatError, SyntheticSet
 from condensation.viz import grid_image
@@ -31,6 +32,20 @@ def test_file_round_trip_with_weights_only_load(tmp_path):
     back = SyntheticSet.load(path)
     assert torch.equal(back.images, s.images) and torch.equal(back.labels, s.labels)
     assert back.classes == s.classes and back.meta == s.meta and back.mean == s.mean
+
+
+def test_a_failed_save_names_the_file_not_a_temporary_one(tmp_path):
+    (tmp_path / "a_file").write_text("not a folder")
+    target = tmp_path / "a_file" / "run" / "synset.pt"
+    with pytest.raises(WriteError) as e:
+        make_set().save(target)
+    assert isinstance(e.value, OSError) and str(e.value) == f"cannot write {target}: Not a directory"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file"]
+    run = RunDir(tmp_path / "run")  # a run's files too: a folder where the file should be
+    (tmp_path / "run" / "config.json").mkdir(parents=True)
+    with pytest.raises(WriteError, match=f"^cannot write {tmp_path / 'run' / 'config.json'}: "):
+        run.write_json("config.json", {})
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["config.json"]
 
 
 def test_pixels_are_denormalised_and_clipped():

@@ -19,6 +19,7 @@ __all__ = [
     "SynsetFormatError",
     "DivergenceError",
     "ReportError",
+    "WriteError",
     "USER_ERRORS",
 ]
 
@@ -84,6 +85,14 @@ class SynsetFormatError(ValueError):
 
 class ReportError(ValueError):
     """The directory is not one a report can be made of, or one of its files is unreadable."""
+
+
+class WriteError(OSError):
+    """A file or folder could not be written: ``OSError(errno, strerror, target)`` whose message
+    is ``cannot write TARGET: REASON``, naming the file asked for, not the temporary one."""
+
+    def __str__(self) -> str:
+        return f"cannot write {self.filename}: {self.strerror}"
 
 
 # What the CLI turns into one line and exit status 2.
