@@ -16,10 +16,22 @@ import io
 from importlib import resources
 from typing import Any
 
-__all__ = ["COLUMNS", "METHODS", "DATASETS", "STATUSES", "load_published", "published"]
+from .methods.registry import list_methods
+
+__all__ = ["COLUMNS", "METHODS", "OTHER_ROWS", "known_methods", "DATASETS", "STATUSES", "load_published", "published"]
 
 COLUMNS = ("method", "dataset", "ipc", "model", "setting", "mean", "std", "source", "status", "note")
-METHODS = ("dc", "dsa", "dm", "random", "herding", "kcenter", "forgetting", "whole", "ld", "dd", "dsa-ablation")
+# Rows that are not a method of the registry: the whole training set, two other papers' methods the
+# DC paper compares with (LD, DD), and the DSA paper's augmentation ablation.
+OTHER_ROWS = ("whole", "ld", "dd", "dsa-ablation")
+
+
+def known_methods() -> tuple[str, ...]:
+    """The ``method`` values a row may hold: every registered method, and ``OTHER_ROWS``."""
+    return (*list_methods(), *OTHER_ROWS)
+
+
+METHODS = known_methods()  # the built-in methods' (a plugin's rows are checked by known_methods())
 DATASETS = ("mnist", "fashion-mnist", "svhn", "cifar10", "cifar100", "tinyimagenet")
 STATUSES = ("R", "S", "M", "N", "V")
 

@@ -13,7 +13,8 @@ import os
 import sys
 
 from .._version import __version__
-from ..errors import USER_ERRORS
+from ..errors import USER_ERRORS, ConfigError
+from ..methods.plugins import load_plugins
 
 __all__ = ["main", "build_parser", "COMMAND_MODULES"]
 
@@ -47,6 +48,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        load_plugins()  # methods from $CONDENSATION_PLUGINS and entry points get their flags too
+    except ConfigError as e:
+        print(f"condense: error: {e}", file=sys.stderr)
+        return 2
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:

@@ -7,9 +7,12 @@ import json
 import sys
 from pathlib import Path
 
-from .common import count, csv_list, err, positive_int
+from .common import count, err, positive_int
 from .settings import add_settings
 
+
+
+DEFAULT_NUM_EVAL = 5  # networks per model when --num-eval is not given
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -20,7 +23,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         help="evaluate a synthetic-set file",
         description=(
             "Train fresh networks on a synthetic-set file and test them on the real test set of its dataset. "
-            "--models takes network names or a pool: paper/M (MLP, ConvNet, LeNet, AlexNet, VGG11, ResNet18), "
+            "--num-eval networks per model (default 5); --eval-models (or --models) takes network names or a pool: paper/M (MLP, ConvNet, LeNet, AlexNet, VGG11, ResNet18), "
             "S (the condensation network without BatchNorm), SS (itself), B (BatchNorm nets), W (widths), "
             "D (depths), A (activations), N (normalisations), P (poolings). FILE may be our synset.pt, the authors' "
             "res_METHOD_DATASET_MODEL_Nipc.pt (every experiment evaluated and pooled unless --experiment), an image "
@@ -32,16 +35,14 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dataset", default=None, metavar="NAME", help="dataset of a file that does not say (tensors, image folder); overrides the file's")
     p.add_argument("--resolution", type=positive_int, default=None, metavar="N", help="with --dataset imagefolder:PATH: resize its images to N x N (the same as imagefolder:PATH@N)")
     p.add_argument("--experiment", type=count, default=None, metavar="K", help="evaluate only this experiment of an authors' file (default: all, pooled)")
-    p.add_argument("--models", type=csv_list, default=("S",), help="comma-separated networks or pools (default: S, the set's own network without BatchNorm)")
-    p.add_argument("--num-eval", type=positive_int, default=5, help="networks per model (default 5)")
-    p.add_argument("--epochs", type=positive_int, default=None, help="training epochs (default: the protocol's, 1000 for DSA)")
     p.add_argument("--protocol", default="auto", choices=("auto", *protocol_names()), help="auto (the file's method), or the protocol of the method named: dsa/dm (DSA augmentation, 1000 epochs), dc and the coresets (DC's rule)")
-    p.add_argument("--strategy", default=None, help="DSA strategy for the dsa protocol (default: the one the set was made with, else the dataset's)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the networks' initialisation and training (default 0)")
     p.add_argument("--json", type=Path, default=None, help="results as JSON, rewritten after every model (default: FILE's stem + .evaluation.json beside FILE)")
     p.add_argument("--table", type=Path, default=None, help="markdown table of mean ± std per architecture (default: FILE's stem + .evaluation.md beside FILE)")
     p.add_argument("--no-write", action="store_true", help="print only; write neither the JSON nor the table")
-    add_settings(p, only=("compile", "micro_batch", "device", "data_dir"), params=False)
+    add_settings(p, only=("eval_models", "num_eval", "eval_epochs", "strategy", "seed", "compile", "micro_batch", "device",
+                          "data_dir"), params=False, aliases={"eval_models": ["--models"], "eval_epochs": ["--epochs"]},
+                 notes={"num_eval": "default 5, at least 1", "strategy": "default: the one the set was made with",
+                        "seed": "the networks' initialisation and training"})
     p.set_defaults(run=run)
 
 
@@ -51,6 +52,9 @@ def run(args: argparse.Namespace) -> int:
     from ..evaluate import evaluate_file
     from ..tables import accuracy_table, format_accuracy
 
+    if args.num_eval == 0:
+        raise ValueError("argument --num-eval: expected a positive integer, got '0' (evaluate trains at least one network)")
+    num_eval = args.num_eval or DEFAULT_NUM_EVAL
     stem = args.file.name if args.file.is_dir() else args.file.stem
     explicit = {"json": args.json is not None, "table": args.table is not None}
     if not args.no_write:
@@ -71,9 +75,9 @@ def run(args: argparse.Namespace) -> int:
 
     results = evaluate_file(
         args.file,
-        models=args.models,
-        num_eval=args.num_eval,
-        epochs=args.epochs,
+        models=args.eval_models or ("S",),
+        num_eval=num_eval,
+        epochs=args.eval_epochs,
         protocol=args.protocol,
         strategy=args.strategy,
         seed=args.seed,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import sys
 from collections.abc import Iterable
 from typing import Any
 
@@ -42,17 +43,18 @@ def flag_of(f: dataclasses.Field) -> str:
     return f"--no-{dashed}" if meta.get("kind") is SWITCH_OFF else f"--{dashed}"
 
 
-def _add(group: Any, f: dataclasses.Field, default: Any, choices: Iterable[str] | None, takers: list[str] | None) -> None:
+def _add(group: Any, f: dataclasses.Field, default: Any, choices: Iterable[str] | None, takers: list[str] | None,
+         aliases: Iterable[str] = (), note: str = "") -> None:
     _added(group).append(f.name)
     meta = meta_of(f)
-    help_text = meta["help"]
+    help_text = meta["help"] + (f"; here: {note}" if note else "")
     if f.name == "method" and choices is not None:
         help_text += ": " + "; ".join(f"{n} ({get_method(n).summary})" if get_method(n).summary else n for n in choices)
         help_text += " (default: dsa)" if "dsa" in choices else ""
     if takers is not None and set(takers) != set(list_methods("condense")):
         help_text += f" [--method {', '.join(takers)}]"
     if meta["kind"] is SWITCH_OFF:
-        group.add_argument(flag_of(f), dest=f.name, action="store_false", default=True, help=help_text)
+        group.add_argument(flag_of(f), *aliases, dest=f.name, action="store_false", default=True, help=help_text)
         return
     options = tuple(choices) if choices is not None else allowed(meta)
     kwargs: dict[str, Any] = {"dest": f.name, "default": default, "help": help_text.replace("%", "%%")}
@@ -63,7 +65,7 @@ def _add(group: Any, f: dataclasses.Field, default: Any, choices: Iterable[str] 
         kwargs["type"] = meta["kind"].parse
     if meta.get("metavar"):
         kwargs["metavar"] = meta["metavar"]
-    group.add_argument(flag_of(f), **kwargs)
+    group.add_argument(flag_of(f), *aliases, **kwargs)
 
 
 def add_settings(
@@ -75,13 +77,17 @@ def add_settings(
     choices: dict[str, Iterable[str]] | None = None,
     defaults: dict[str, Any] | None = None,
     params: bool = True,
+    aliases: dict[str, Iterable[str]] | None = None,
+    notes: dict[str, str] | None = None,
 ) -> None:
     """Add a flag for each run setting (``only`` those named, none of ``exclude``) and, with
     ``params``, for each hyper-parameter of the registered methods of ``kind`` (condense, select,
     or None for all; none of ``exclude``). ``choices`` narrows a setting's allowed values (e.g. ``method``);
-    ``defaults`` gives a command its own default (argparse's ``set_defaults`` can do the same)."""
+    ``defaults`` gives a command its own default (argparse's ``set_defaults`` can do the same);
+    ``aliases`` more flag names for a setting (e.g. ``--models`` for ``--eval-models``); ``notes``
+    what a setting means for this command, appended to its help."""
     only = set(only) if only is not None else None
-    exclude, choices, defaults = set(exclude), dict(choices or {}), dict(defaults or {})
+    exclude, choices, defaults, aliases, notes = set(exclude), dict(choices or {}), dict(defaults or {}), dict(aliases or {}), dict(notes or {})
     if "method" not in choices and kind is not None:
         choices["method"] = list_methods(kind)
     wanted = lambda name: (only is None or name in only) and name not in exclude  # noqa: E731
@@ -95,7 +101,8 @@ def add_settings(
                                 help="imagefolder datasets: resize every image to N x N (shorter side to N, centre "
                                      "crop); the same as --dataset imagefolder:PATH@N")
             continue
-        _add(parser, f, defaults.get(f.name, f.default), choices.get(f.name), None)
+        _add(parser, f, defaults.get(f.name, f.default), choices.get(f.name), None, aliases.get(f.name, ()),
+             notes.get(f.name, ""))
     if not params:
         return
     names = list_methods(kind)
@@ -127,12 +134,15 @@ def changed_from_args(args: argparse.Namespace, exclude: Iterable[str] = ()) -> 
 
 
 def config_from_args(args: argparse.Namespace, **fixed: Any) -> DistillConfig:
-    """The ``DistillConfig`` the flags ask for, with ``fixed`` settings on top; a method's
-    hyper-parameter given for a method that does not take it is an error naming the methods that do."""
+    """The ``DistillConfig`` the flags ask for, with ``fixed`` settings on top. A method's
+    hyper-parameter given for a method that does not take it is left out with a warning naming
+    the methods that do (a script may pass one set of flags to several methods)."""
     values = {**settings_from_args(args), **fixed}
     spec = get_method(values.get("method", "dsa"))
     own = set(spec.param_names())
     for name, (f, takers) in param_fields().items():
         if name in values and name not in own:
-            raise ValueError(f"{flag_of(f)} applies to --method {', '.join(takers)} only, not {spec.name}")
+            del values[name]
+            print(f"warning: {flag_of(f)} applies to --method {', '.join(takers)} only; ignored for {spec.name}",
+                  file=sys.stderr)
     return DistillConfig(**values)
