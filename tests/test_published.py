@@ -2,6 +2,7 @@
 the figures the project compares against read back as printed."""
 
 import csv
+import re
 from importlib import resources
 
 import pytest
@@ -110,3 +111,9 @@ def test_load_published_returns_copies():
     a = load_published()
     a[0]["mean"] = -1.0
     assert load_published()[0]["mean"] != -1.0
+
+
+def test_sources_cite_papers_and_tables_not_internal_references():
+    for r in ROWS:
+        assert "[" not in r["source"] and "code-search" not in r["source"] and "index file" not in r["source"], r
+        assert re.search(r"\b(Table|Fig\.|table|readme|ablation)\b", r["source"]), r  # names where the figure is

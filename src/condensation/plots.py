@@ -159,12 +159,17 @@ def scatter_plot(
 
 
 def side_by_side(path: str | os.PathLike, images: Sequence[tuple[str, str | os.PathLike]]) -> Path:
-    """PNG files shown next to each other with titles (e.g. initialisation and result)."""
-    fig, axes = plt.subplots(1, len(images), figsize=(4.2 * len(images), 4.6))
-    axes = [axes] if len(images) == 1 else list(axes)
-    for ax, (title, png) in zip(axes, images):
-        ax.imshow(Image.open(png))
-        ax.set_title(title, fontsize=10)
+    """PNG files shown next to each other with titles (e.g. initialisation and result). Each panel
+    is as wide as its image at a common height, so narrow grids leave no empty space between them."""
+    pictures = [(title, Image.open(png)) for title, png in images]
+    aspects = [im.width / im.height for _, im in pictures]
+    height = min(4.0, 11.0 / sum(aspects))  # inches of image; the whole figure stays under ~12 inches wide
+    fig, axes = plt.subplots(1, len(pictures), figsize=(height * sum(aspects) + 0.25 * len(pictures), height + 0.4),
+                             gridspec_kw={"width_ratios": aspects, "wspace": 0.06})
+    axes = [axes] if len(pictures) == 1 else list(axes)
+    for ax, (title, im) in zip(axes, pictures):
+        ax.imshow(im, interpolation="nearest")
+        ax.set_title(title, fontsize=9)
         ax.axis("off")
     return _save(fig, path)
 
