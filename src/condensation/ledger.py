@@ -15,6 +15,7 @@ from .config import DistillConfig
 from .data import Dataset
 from .distributed import Context
 from .evaluate import EvalProtocol, evaluate_on, protocol_for
+from .methods import get_method
 from .runs import RunDir
 from .summary import summarize
 from .synset import SyntheticSet
@@ -125,7 +126,7 @@ def results_json(result: DistillResult) -> dict[str, Any]:
         "seed": config.seed,
         "num_eval": config.num_eval,
         "eval_models": list(config.eval_models),
-        "eval_protocol": config.eval_protocol or config.method,
+        "eval_protocol": config.eval_protocol or get_method(config.method).protocol,
         "memory": result.memory,
         "meta": {k: v for k, v in result.synset.meta.items() if k != "config"},
         "version": __version__,
