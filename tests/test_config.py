@@ -69,7 +69,7 @@ def test_flags_override_the_preset():
         ({"method": "dm", "matching": "joint"}, "--method dc or dsa"),
         ({"ipc": 0}, "ipc must be a positive integer"),
         ({"strategy": "color_blur"}, "allowed ops"),
-        ({"method": "dc", "strategy": "crop"}, "--method dsa and dm only"),
+        ({"method": "dc", "strategy": "crop"}, "--method dsa, dm and mtt only"),
         ({"lr_img": 0.0}, "lr_img must be a positive number"),
     ],
 )

@@ -60,6 +60,7 @@ class DistillConfig:
     optimizer_img: str | None = setting(None, choices=IMAGE_OPTIMIZERS, condense_only=True, help="optimiser of the images (default sgd, the papers')")
     lr_schedule: str | None = setting(None, choices=LR_SCHEDULES, condense_only=True, help="image learning-rate schedule over the iterations (default constant)")
     lr_net: float = setting(0.01, kind=POSITIVE_FLOAT, cli=False, help="learning rate of networks trained on the set (inner loop and evaluation)")
+    eval_lr: float | None = setting(None, kind=POSITIVE_FLOAT, resumable=True, help="learning rate of the evaluation networks (default: the rate the set learned, as trajectory matching's, else 0.01)")
     factor: int | None = setting(None, kind=POSITIVE_INT, metavar="F", condense_only=True, help="multi-formation (ours, after IDC): each stored image holds FxF tiles, each enlarged into a training image, so networks train on ipc*F*F images per class at the storage of ipc; F must divide the image sides; 1 = off (default: the preset's: 1, but 2 for --preset fast at ipc 1)")
     eval_protocol: str | None = setting(None, choices=lambda: protocol_names(), cli=False, resumable=True, help="evaluate as the sets of this method are (default: the method's own protocol)")
     seed: int = setting(0, kind=INT, help="seed of every random draw (default 0)")
@@ -218,6 +219,10 @@ def resolve(config: DistillConfig, flip_ok: bool = True) -> DistillConfig:
     for key, value in preset.items():
         if key in _FIELD_NAMES and getattr(c, key) is None:
             setattr(c, key, value)
+    params = spec.make_params(_own_params(c, spec, preset), c.ipc, c.dataset)
+    for key, value in (params.image_step(c.ipc, c.dataset) if hasattr(params, "image_step") else {}).items():
+        if key in _FIELD_NAMES and getattr(c, key) is None and value is not None:
+            setattr(c, key, value)  # the method's table for this dataset and ipc (e.g. MTT's lr_img)
     defaults = {"lr_img": spec.lr_img, "momentum_img": spec.momentum_img, "optimizer_img": spec.optimizer_img,
                 "lr_schedule": "constant", "factor": 1}
     for key, value in defaults.items():
@@ -234,7 +239,7 @@ def resolve(config: DistillConfig, flip_ok: bool = True) -> DistillConfig:
     for name in ("iterations", "num_eval", "eval_every") if spec.condenses else ("num_eval",):
         if getattr(c, name) is None:
             raise ConfigError(f"{name} must be set: preset {c.preset!r} of --method {spec.name} does not set it")
-    c.params = dataclasses.asdict(spec.make_params(_own_params(c, spec, preset), c.ipc))
+    c.params = dataclasses.asdict(params)
     if spec.augments:
         c.strategy = "_".join(parse_strategy(c.strategy if c.strategy is not None else default_strategy(flip_ok))) or "none"
     elif c.strategy is not None and parse_strategy(c.strategy) and spec.condenses:

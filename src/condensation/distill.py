@@ -84,6 +84,11 @@ def distill(
     config, dataset, pool, device, run, state, dist = p.config, p.dataset, p.pool, p.device, p.run, p.state, p.dist
     main = dist.is_main
     spec = dataset.spec
+    # a resumed run keeps the kernels it started with, so that it stays bit-identical
+    steps = getattr(method_params_of(config), "steps_per_iteration", lambda: 1)()
+    compiled = state["compiled"] if state else should_compile(config.compile, config.iterations * steps >= 10)
+    kernels = Kernels.for_mode("on" if compiled else "off", True, micro_batch=resolve_micro_batch(config.micro_batch, device))
+    method = build_method(config, pool, spec.channels, tuple(spec.image_size), kernels, dataset)  # may refuse: before any write
     if run is not None and main:
         run.create(overwrite=overwrite)
         run.write_json("config.json", config.to_dict())  # a resume may change iterations, networks, ...
@@ -95,12 +100,6 @@ def distill(
     if run is not None and state is not None and main:
         run.truncate_metrics(start)
         run.drop_evaluations_after(start)
-
-    # a resumed run keeps the kernels it started with, so that it stays bit-identical
-    steps = getattr(method_params_of(config), "steps_per_iteration", lambda: 1)()
-    compiled = state["compiled"] if state else should_compile(config.compile, config.iterations * steps >= 10)
-    kernels = Kernels.for_mode("on" if compiled else "off", True, micro_batch=resolve_micro_batch(config.micro_batch, device))
-    method = build_method(config, pool, spec.channels, tuple(spec.image_size), kernels)
     syn = SyntheticImages(
         initial_images(config, pool, spec.channels, tuple(spec.image_size)), config.ipc, spec.num_classes,
         config.lr_img, config.momentum_img, classes=dist.classes(spec.num_classes),

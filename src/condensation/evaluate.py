@@ -23,10 +23,11 @@ import torch
 from .augment import DSA, ClassicAugment, default_strategy
 from .kernels import EAGER, Kernels, resolve_micro_batch
 from .methods.registry import find_method, list_methods
-from .models import build_model, canonical_name, list_models, strip_batchnorm
+from .models import build_model
+from .models.pools import EVAL_POOLS, POOL_NAMES, expand_models  # noqa: F401  (public here too)
 from .rng import make_generator
 from .summary import summarize
-from .synset import SyntheticSet
+from .synset import SyntheticSet, learned_lr
 from .train import Augment, accuracy, fit
 
 __all__ = [
@@ -41,47 +42,6 @@ __all__ = [
     "expand_models",
     "check_fits",
 ]
-
-# The authors' evaluation pools (``eval_mode``) by name; "S" and "SS" depend on the condensation
-# network and are resolved by ``expand_models``. "paper" is the cross-architecture pool (their M).
-EVAL_POOLS: dict[str, tuple[str, ...]] = {
-    "paper": ("mlp", "convnet", "lenet", "alexnet", "vgg11", "resnet18"),
-    "m": ("mlp", "convnet", "lenet", "alexnet", "vgg11", "resnet18"),
-    "b": ("convnetbn", "convnetaswishbn", "alexnetbn", "vgg11bn", "resnet18bn"),
-    "w": ("convnetw32", "convnetw64", "convnetw128", "convnetw256"),
-    "d": ("convnetd1", "convnetd2", "convnetd3", "convnetd4"),
-    "a": ("convnetas", "convnetar", "convnetal", "convnetaswish"),
-    "n": ("convnetnn", "convnetbn", "convnetln", "convnetin", "convnetgn"),
-    "p": ("convnetnp", "convnetmp", "convnetap"),
-}
-POOL_NAMES = ("paper", "S", "SS", "M", "B", "W", "D", "A", "N", "P")
-
-
-def expand_models(names: Sequence[str], model: str = "convnet") -> tuple[str, ...]:
-    """Network names and pool names -> canonical network names, in order, without repeats.
-
-    ``model`` is the network the set was condensed with: pool ``S`` is that network without
-    BatchNorm (the authors' default: a tiny set cannot estimate BatchNorm statistics), ``SS`` the
-    network itself. Unknown names raise ``ValueError`` listing the networks and pools.
-    """
-    out: list[str] = []
-    for name in names:
-        key = str(name).strip().lower()
-        if key == "s":
-            out.append(strip_batchnorm(model))
-        elif key == "ss":
-            out.append(canonical_name(model))
-        elif key in EVAL_POOLS:
-            out.extend(EVAL_POOLS[key])
-        else:
-            try:
-                out.append(canonical_name(key))
-            except ValueError:
-                raise ValueError(
-                    f"unknown model or pool {name!r}; pools: {', '.join(POOL_NAMES)}; models: {', '.join(list_models())}"
-                ) from None
-    return tuple(dict.fromkeys(out))
-
 
 def check_fits(synset: SyntheticSet, spec, what: str = "the synthetic set") -> None:
     """Raise ``ValueError`` if ``synset`` cannot be evaluated on ``spec``'s test set (other image
@@ -325,6 +285,7 @@ def evaluate_file(
     experiment: int | None = None,
     compile: str = "auto",
     micro_batch: int | None = None,
+    lr: float | None = None,
     on_model: Callable[[dict[str, dict]], None] | None = None,
     log: Callable[[str], None] | None = None,
 ) -> dict[str, dict]:
@@ -338,7 +299,8 @@ def evaluate_file(
     ``Dataset`` to test on. An authors' file of several experiments has each evaluated (or the one
     ``experiment`` picks), every set facing the same networks, and the accuracies pooled over
     experiments x networks as the paper reports them (each model's entry also lists
-    ``experiments``)."""
+    ``experiments``). ``lr``: the networks' learning rate (default: the rate the set learned,
+    ``meta["lr"]`` of a trajectory-matching set, else the one it was made with)."""
     from .data import load_dataset
     from .devices import device_from_flag
     from .formats import load_sets, pool_experiments, reported_accuracies
@@ -365,13 +327,18 @@ def evaluate_file(
         log(f"{path} reports {model}: {100 * r['mean']:.2f} ± {100 * r['std']:.2f}% over {len(runs)} networks")
     strategy = strategy if strategy is not None else made_with.get("strategy")
     dsa_mode = made_with.get("dsa_mode", "single")
+    learned = learned_lr(synset.meta)
+    if lr is None and learned is not None:
+        lr = learned
+        log(f"training with the learning rate the set learned, {lr:.6g} (pass --lr to use another)")
+    lr = lr or made_with.get("lr_net", 0.01)
     dataset = dataset.to(dev)
     described: set[str] = set()
 
     def protocol_of(model: str) -> EvalProtocol:
         p = protocol_for(
             protocol_name, spec.name, model, strategy=strategy, flip_ok=spec.flip_ok, dsa_mode=dsa_mode, epochs=epochs,
-            lr=made_with.get("lr_net", 0.01), batch_size=made_with.get("batch_train", 256),
+            lr=lr, batch_size=made_with.get("batch_train", 256),
         )
         if model not in described:
             described.add(model)

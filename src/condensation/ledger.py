@@ -18,9 +18,9 @@ from .evaluate import EvalProtocol, evaluate_on, protocol_for
 from .methods import get_method
 from .runs import RunDir
 from .summary import summarize
-from .synset import SyntheticSet
+from .synset import SyntheticSet, learned_lr
 
-__all__ = ["DistillResult", "Evaluator", "eval_protocol", "results_json", "format_results"]
+__all__ = ["DistillResult", "Evaluator", "eval_protocol", "eval_lr", "results_json", "format_results"]
 
 
 @dataclass
@@ -38,9 +38,17 @@ class DistillResult:
     memory: dict = field(default_factory=dict)  # peak host (and device) memory of the process
 
 
-def eval_protocol(config: DistillConfig, spec, model: str) -> EvalProtocol:
+def eval_lr(config: DistillConfig, synset: SyntheticSet | None = None) -> float:
+    """The evaluation networks' learning rate: ``--eval-lr`` if given, else the rate the set learned
+    (``meta["lr"]``, trajectory matching), else ``lr_net``."""
+    learned = learned_lr(synset.meta) if synset is not None else None
+    return config.eval_lr or (learned if learned is not None else config.lr_net)
+
+
+def eval_protocol(config: DistillConfig, spec, model: str, lr: float | None = None) -> EvalProtocol:
     """How a set made with ``config`` is evaluated on ``model``: the method's protocol (or
-    ``config.eval_protocol``), with the config's ``lr_net`` and ``batch_train``."""
+    ``config.eval_protocol``), with the learning rate ``lr`` (default ``eval_lr(config)``) and
+    the config's ``batch_train``."""
     return protocol_for(
         config.eval_protocol or config.method,
         spec.name,
@@ -49,7 +57,7 @@ def eval_protocol(config: DistillConfig, spec, model: str) -> EvalProtocol:
         flip_ok=spec.flip_ok,
         dsa_mode=config.dsa_mode,
         epochs=config.eval_epochs,
-        lr=config.lr_net,
+        lr=lr or eval_lr(config),
         batch_size=config.batch_train,
     )
 
@@ -61,11 +69,14 @@ class Evaluator:
     def __init__(self, config: DistillConfig, dataset: Dataset, device: torch.device, run: RunDir | None,
                  dist: Context, log: Callable[[str], None]):
         self.config, self.dataset, self.device, self.run, self.dist, self.log = config, dataset, device, run, dist, log
-        self.protocols = {m: eval_protocol(config, dataset.spec, m) for m in config.eval_models}
-        self.fingerprints = {m: p.fingerprint() for m, p in self.protocols.items()}
+        self.protocols: dict[str, EvalProtocol] = {}
+        self.fingerprints: dict[str, str] = {}
 
     def __call__(self, synset: SyntheticSet, set_name: str, iteration: int, label: str) -> dict[str, dict]:
         c = self.config
+        lr = eval_lr(c, synset)  # a set that learned its rate is evaluated with it
+        self.protocols = {m: eval_protocol(c, self.dataset.spec, m, lr) for m in c.eval_models}
+        self.fingerprints = {m: p.fingerprint() for m, p in self.protocols.items()}
         done = self.run.finished_networks(set_name, iteration, self.fingerprints) if self.run is not None else {}
         done = self.dist.broadcast(done)
         if done:

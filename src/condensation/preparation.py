@@ -57,8 +57,9 @@ def prepare(
     config.dataset = spec.name
     method = get_method(config.method)
     if dist.active and method.condenses and not method.splits_classes(method_params_of(config)):
-        raise ConfigError(f"--method {config.method} with these settings (e.g. --matching joint) needs every class in "
-                          "one process; run it without torchrun")
+        why = "is not class-wise" if method.classwise is False else "with these settings (e.g. --matching joint) is not class-wise"
+        raise ConfigError(f"--method {config.method} {why}: it needs every class in one process, so torchrun cannot "
+                          "split it; run it without torchrun")
     _check_models_fit(config, spec)
     try:
         check_factor(config.factor, tuple(spec.image_size))

@@ -23,7 +23,14 @@ from .errors import SynsetFormatError
 from .formation import check_factor, decode, decode_labels
 from .torchfile import safe_torch_load  # one-line errors for refused pickles, damaged zips, ...
 
-__all__ = ["SyntheticSet", "SynsetFormatError"]
+__all__ = ["SyntheticSet", "SynsetFormatError", "learned_lr"]
+
+
+def learned_lr(meta: dict[str, Any]) -> float | None:
+    """The learning rate a set learned with it (trajectory matching's ``lr``; ``syn_lr`` as read
+    from MTT's ``lr_best.pt``), or None."""
+    value = meta.get("lr", meta.get("syn_lr"))
+    return float(value) if isinstance(value, (int, float)) else None
 
 _REQUIRED = ("images", "labels", "mean", "std", "dataset", "classes", "ipc", "meta")
 

@@ -19,7 +19,7 @@ from ..methods.plugins import load_plugins
 __all__ = ["main", "build_parser", "COMMAND_MODULES"]
 
 # Subcommand modules, in the order ``condense --help`` lists them.
-COMMAND_MODULES = ("info", "distill", "coreset", "evaluate", "show", "export", "ablate", "reproduce", "report", "continual", "nas")
+COMMAND_MODULES = ("info", "distill", "coreset", "experts", "evaluate", "show", "export", "ablate", "reproduce", "report", "continual", "nas")
 
 
 class OneLineParser(argparse.ArgumentParser):

@@ -39,8 +39,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", type=Path, default=None, help="results as JSON, rewritten after every model (default: FILE's stem + .evaluation.json beside FILE)")
     p.add_argument("--table", type=Path, default=None, help="markdown table of mean ± std per architecture (default: FILE's stem + .evaluation.md beside FILE)")
     p.add_argument("--no-write", action="store_true", help="print only; write neither the JSON nor the table")
-    add_settings(p, only=("eval_models", "num_eval", "eval_epochs", "strategy", "seed", "compile", "micro_batch", "device",
-                          "data_dir"), params=False, aliases={"eval_models": ["--models"], "eval_epochs": ["--epochs"]},
+    add_settings(p, only=("eval_models", "num_eval", "eval_epochs", "eval_lr", "strategy", "seed", "compile", "micro_batch",
+                          "device", "data_dir"), params=False,
+                 aliases={"eval_models": ["--models"], "eval_epochs": ["--epochs"], "eval_lr": ["--lr"]},
                  notes={"num_eval": "default 5, at least 1", "strategy": "default: the one the set was made with",
                         "seed": "the networks' initialisation and training"})
     p.set_defaults(run=run)
@@ -86,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
         dataset_name=with_resolution(args.dataset, args.resolution),
         experiment=args.experiment,
         compile=args.compile,
+        lr=args.eval_lr,
         micro_batch=args.micro_batch,
         on_model=save,
         log=err,

@@ -76,13 +76,13 @@ def add_settings(
     kind: str | None = "condense",
     choices: dict[str, Iterable[str]] | None = None,
     defaults: dict[str, Any] | None = None,
-    params: bool = True,
+    params: bool | Iterable[str] = True,
     aliases: dict[str, Iterable[str]] | None = None,
     notes: dict[str, str] | None = None,
 ) -> None:
     """Add a flag for each run setting (``only`` those named, none of ``exclude``) and, with
     ``params``, for each hyper-parameter of the registered methods of ``kind`` (condense, select,
-    or None for all; none of ``exclude``). ``choices`` narrows a setting's allowed values (e.g. ``method``);
+    or None for all; none of ``exclude``; ``params`` may name the ones to take). ``choices`` narrows a setting's allowed values (e.g. ``method``);
     ``defaults`` gives a command its own default (argparse's ``set_defaults`` can do the same);
     ``aliases`` more flag names for a setting (e.g. ``--models`` for ``--eval-models``); ``notes``
     what a setting means for this command, appended to its help."""
@@ -105,12 +105,13 @@ def add_settings(
              notes.get(f.name, ""))
     if not params:
         return
+    chosen = None if params is True else set(params)
     names = list_methods(kind)
     group = parser.add_argument_group("method settings", "hyper-parameters of the methods (default: the method's own)")
     group._owner = parser  # type: ignore[attr-defined]
     for name, (f, takers) in param_fields().items():
         takers = [t for t in takers if t in names]
-        if takers and meta_of(f).get("cli") and name not in exclude:
+        if takers and meta_of(f).get("cli") and name not in exclude and (chosen is None or name in chosen):
             _add(group, f, defaults.get(name), choices.get(name), takers)
 
 

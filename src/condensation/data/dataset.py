@@ -8,6 +8,8 @@ sampled batch on the host and copies only that batch to the device.
 
 from __future__ import annotations
 
+import hashlib
+
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,6 +89,17 @@ class Dataset:
         (``RealPool`` copies only the sampled batches to the device); the test split, which every
         evaluation reads whole, moves entirely."""
         return Dataset(self.spec, self.train.to(device), self.test.to(device, keep_mapped=False), self.source)
+
+    def fingerprint(self) -> str:
+        """A short hash of the training split and the normalisation: what a network trained on
+        this data (a coreset's feature network, an expert trajectory) is cached under, so that a
+        custom dataset changed under the same name is not mistaken for the old one."""
+        h = hashlib.blake2b(digest_size=8)
+        for t in (self.train.images, self.train.labels):
+            h.update(repr(tuple(t.shape)).encode())
+            h.update(t.detach().cpu().contiguous().numpy().tobytes())
+        h.update(repr((tuple(self.spec.mean), tuple(self.spec.std))).encode())
+        return h.hexdigest()
 
     def normalize(self, images: Tensor) -> Tensor:
         """uint8 ... x C x H x W -> float32 ``(x/255 - mean) / std`` (see ``DatasetSpec.normalize``)."""

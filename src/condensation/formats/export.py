@@ -15,11 +15,11 @@ from ..synset import SyntheticSet
 from .authors import authors_dict, authors_file_name
 from .imagefolder import is_imagefolder_export, write_pngs
 from .npz import npz_fields
-from .tensors import is_tensors_export, write_tensors
+from .tensors import is_tensors_export, write_mtt, write_tensors
 
 __all__ = ["EXPORT_FORMATS", "export_set"]
 
-EXPORT_FORMATS = ("authors", "tensors", "imagefolder", "npz", "synset")
+EXPORT_FORMATS = ("authors", "tensors", "mtt", "imagefolder", "npz", "synset")
 
 
 def export_set(
@@ -68,7 +68,7 @@ def export_set(
         fields = npz_fields(first)
         return atomic_write(out, lambda f: np.savez(f, **fields))
     _check_folder_target(out, overwrite, to)
-    fill = write_tensors if to == "tensors" else write_pngs
+    fill = {"tensors": write_tensors, "mtt": write_mtt}.get(to, write_pngs)
     return atomic_write_folder(out, lambda tmp: fill(first, tmp))
 
 
@@ -88,6 +88,6 @@ def _check_folder_target(out: Path, overwrite: bool, to: str) -> None:
     if any(out.iterdir()):
         if not overwrite:
             raise SynsetFormatError(f"{out} is not empty; pass --overwrite to replace it, or choose another OUT")
-        ours = is_tensors_export(out) if to == "tensors" else is_imagefolder_export(out)
+        ours = is_tensors_export(out) if to in ("tensors", "mtt") else is_imagefolder_export(out)
         if not ours:
             raise SynsetFormatError(f"{out} holds files other than a {to} export; choose another OUT")

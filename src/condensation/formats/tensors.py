@@ -11,7 +11,7 @@ import torch
 from torch import Tensor
 
 from ..errors import SynsetFormatError
-from ..synset import SyntheticSet
+from ..synset import SyntheticSet, learned_lr
 from ..torchfile import refused, safe_torch_load
 from .common import foreign, spec_for
 
@@ -66,7 +66,7 @@ def read_tensors(path: Path, dataset: Any, images: Tensor | None = None) -> Synt
         raise refused(found, f"holds a {type(labels).__name__}, not a labels tensor")
     meta: dict[str, Any] = {"source": "tensors", "file": path.name, "labels_file": found.name}
     lr_file = next((p for p in _beside(path, "lr") if p.is_file()), None)
-    if lr_file is not None:  # trajectory matching's learned learning rate: kept, not used
+    if lr_file is not None:  # trajectory matching's learned learning rate: evaluation trains with it
         lr = safe_torch_load(lr_file)
         if isinstance(lr, Tensor) and lr.numel() == 1:
             meta["syn_lr"] = float(lr)
@@ -78,6 +78,17 @@ def write_tensors(s: SyntheticSet, folder: Path) -> None:
     d = s.to_dict()
     torch.save(d["images"], folder / "images.pt")
     torch.save(d["labels"], folder / "labels.pt")
+
+
+def write_mtt(s: SyntheticSet, folder: Path) -> None:
+    """MTT's own files in ``folder``: ``images_best.pt``, ``labels_best.pt`` and, for a set that
+    learned its learning rate, ``lr_best.pt`` (a 0-d float tensor)."""
+    d = s.to_dict()
+    torch.save(d["images"], folder / "images_best.pt")
+    torch.save(d["labels"], folder / "labels_best.pt")
+    lr = learned_lr(s.meta)
+    if lr is not None:
+        torch.save(torch.tensor(lr), folder / "lr_best.pt")
 
 
 def is_tensors_export(folder: Path) -> bool:

@@ -13,7 +13,7 @@ from typing import Any
 
 from ..augment import DSA
 from ..kernels import EAGER
-from . import gradient_matching, distribution_matching, selection  # noqa: F401, I001  (registers dsa, dc, dm, coresets, in that order)
+from . import gradient_matching, distribution_matching, trajectory_matching, selection  # noqa: F401, I001  (registers dsa, dc, dm, mtt, coresets, in that order)
 from .base import Method, RealPool, Setup, SyntheticImages
 from .distribution_matching import DistributionMatching, DistributionMatchingParams
 from .gradient_matching import GradientMatching, GradientMatchingParams
@@ -26,11 +26,14 @@ __all__ = [
 ]
 
 
-def build_method(config: Any, pool: RealPool, channels: int, image_size: tuple[int, int], kernels: Any = None) -> Method:
+def build_method(config: Any, pool: RealPool, channels: int, image_size: tuple[int, int], kernels: Any = None,
+                 dataset: Any = None) -> Method:
     """The method object of a resolved ``DistillConfig`` for ``pool``'s data (``kernels``: compiled
-    first-order paths, or eager): ``spec.factory.from_setup(setup, params)``."""
+    first-order paths, or eager; ``dataset``: the ``Dataset``, for methods that need more than the
+    pool): ``spec.factory.from_setup(setup, params)``."""
     spec = get_method(config.method, "condense")
     augment = DSA(config.strategy, mode=config.dsa_mode) if spec.augments else None
     setup = Setup(pool, config.model, channels, tuple(image_size), config.ipc, config.seed, augment=augment,
-                  lr_net=config.lr_net, batch_train=config.batch_train, kernels=kernels or EAGER, factor=config.factor)
-    return spec.factory.from_setup(setup, spec.make_params(config.params, config.ipc))
+                  lr_net=config.lr_net, batch_train=config.batch_train, kernels=kernels or EAGER, factor=config.factor,
+                  dataset=dataset)
+    return spec.factory.from_setup(setup, spec.make_params(config.params, config.ipc, config.dataset))

@@ -154,6 +154,10 @@ class SyntheticImages:
         (for factor 1 a view of the leaf)."""
         return decode(self.images[c * self.ipc : (c + 1) * self.ipc], self.factor)
 
+    def differentiable_set(self) -> tuple[Tensor, Tensor]:
+        """All training images (decoded, differentiable in the leaf) and their labels, class-major."""
+        return decode(self.images, self.factor), decode_labels(self.labels, self.factor)
+
     def training_set(self) -> tuple[Tensor, Tensor]:
         """All training images (decoded, detached) and their labels, class-major."""
         with torch.no_grad():
@@ -176,13 +180,16 @@ class SyntheticImages:
         self._step()
         return total
 
-    def step_joint(self, loss_of: Callable[[Sequence[int]], Tensor], classes: Sequence[int] | None = None) -> Tensor:
+    def step_joint(self, loss_of: Callable[[Sequence[int]], Tensor], classes: Sequence[int] | None = None,
+                   extra: Sequence[Tensor] = ()) -> Tensor:
         """One optimiser step for a loss computed over all ``classes`` at once (default: this
-        process's classes); ``loss_of(classes)`` returns the summed loss. Returns it detached."""
+        process's classes); ``loss_of(classes)`` returns the summed loss. ``extra`` leaf tensors
+        (e.g. a learnable learning rate) get their gradients from the same backward pass; the
+        method steps them. Returns the loss detached."""
         classes = self.classes if classes is None else classes
         self.optimizer.zero_grad(set_to_none=True)
         loss = loss_of(classes)
-        loss.backward(inputs=[self.images])
+        loss.backward(inputs=[self.images, *extra])
         self._step()
         return loss.detach()
 
@@ -225,6 +232,7 @@ class Setup:
     batch_train: int = 256
     kernels: Kernels = EAGER
     factor: int = 1
+    dataset: Any = None  # the Dataset (its spec, splits, fingerprint), for methods that need more than the pool
 
     @property
     def num_classes(self) -> int:

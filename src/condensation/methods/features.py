@@ -14,7 +14,6 @@ at every ipc share one training run.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -58,20 +57,9 @@ class FeatureNetwork:
     trained: bool = True
 
 
-def _fingerprint(dataset: Dataset) -> str:
-    """A short hash of the training split and the normalisation: a cached network is reused only
-    for the very data it was trained on (a custom dataset may change under the same name)."""
-    h = hashlib.blake2b(digest_size=8)
-    for t in (dataset.train.images, dataset.train.labels):
-        h.update(repr(tuple(t.shape)).encode())
-        h.update(t.detach().cpu().contiguous().numpy().tobytes())
-    h.update(repr((tuple(dataset.spec.mean), tuple(dataset.spec.std))).encode())
-    return h.hexdigest()
-
-
 def _cache_key(dataset: Dataset, model: str, epochs: int, seed: int) -> dict:
     return {"format": _CACHE_FORMAT, "dataset": dataset.spec.name, "model": model, "epochs": int(epochs),
-            "seed": int(seed), "data": _fingerprint(dataset)}
+            "seed": int(seed), "data": dataset.fingerprint()}
 
 
 def _cache_file(directory: Path, key: dict) -> Path:

@@ -81,7 +81,7 @@ class GradientMatchingParams:
         """Image updates per iteration (``torch.compile`` pays off from 10 in a run)."""
         return self.outer_loop
 
-    def complete(self, ipc: int) -> "GradientMatchingParams":
+    def complete(self, ipc: int, dataset: str | None = None) -> "GradientMatchingParams":
         outer, inner = loops_for_ipc(ipc)
         return replace(self, outer_loop=self.outer_loop or outer, inner_loop=inner if self.inner_loop is None else self.inner_loop)
 

@@ -89,10 +89,10 @@ class MethodSpec:
     def preset_names(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys([*self.presets, *BASE_PRESETS]))
 
-    def make_params(self, values: Mapping[str, Any], ipc: int) -> Any:
+    def make_params(self, values: Mapping[str, Any], ipc: int, dataset: str | None = None) -> Any:
         """The method's parameter dataclass from ``values`` (None = its default), each value checked
-        against its field; then ``complete(ipc)`` if the dataclass has one (rules such as the authors'
-        per-ipc table fill what is still None)."""
+        against its field; then ``complete(ipc, dataset)`` if the dataclass has one (rules such as
+        the authors' per-ipc or per-dataset table fill what is still None)."""
         fields = {f.name: f for f in self.param_fields()}
         unknown = sorted(set(values) - set(fields))
         if unknown:
@@ -101,7 +101,7 @@ class MethodSpec:
         given = {k: check(fields[k], v) for k, v in values.items() if v is not None}
         params = self.params(**given)
         if hasattr(params, "complete"):
-            params = params.complete(ipc) or params
+            params = params.complete(ipc, dataset) or params
         return params
 
     def splits_classes(self, params: Any) -> bool:

@@ -142,7 +142,7 @@ class CoresetParams:
 class ForgettingParams(CoresetParams):
     """Forgetting counts changes between epochs, so its network trains at least two."""
 
-    def complete(self, ipc: int) -> "ForgettingParams":
+    def complete(self, ipc: int, dataset: str | None = None) -> "ForgettingParams":
         if self.feature_epochs < 2:
             raise ConfigError("forgetting counts changes between epochs: it needs --feature-epochs 2 or more")
         return self
