@@ -203,3 +203,23 @@ def test_a_trajectory_matched_set_beats_random_real_images_on_mnist(tmp_path):
         result = distill(config, dataset=real3, **quiet)
         gains.append(result.accuracy[MODEL]["mean"] - result.baseline[MODEL]["mean"])
     assert min(gains) > 0 and sum(gains) / 3 > 0.05, gains
+
+
+def test_continual_memories_and_nas_proxies_by_trajectory_matching(toy_dataset, tmp_path, monkeypatch):
+    """Their data are subsets (a step's classes; the images outside NAS's validation split), so
+    ``train_experts`` makes each subset's experts first, in the cache under that subset's key."""
+    from condensation.apps.continual import run_continual
+    from condensation.apps.nas import run_nas
+
+    monkeypatch.setenv("CONDENSATION_CACHE", str(tmp_path / "cache"))
+    mtt = {"train_experts": 1, "syn_steps": 2, "max_start_epoch": 1, "expert_epochs": 1}
+    result = run_continual(toy_dataset, 3, 1, ["mtt"], [0], tmp_path / "cl", iterations=2, condense=mtt, num_eval=1,
+                           eval_epochs=2, model=MODEL, device="cpu", compile="off", log=lambda m: None)
+    assert all(a is not None for a in result.accuracy["mtt"])
+    assert len(list((tmp_path / "cache" / "experts").iterdir())) == 3  # one buffer per step's classes
+    memory = SyntheticSet.load(tmp_path / "cl" / "mtt" / "seed0" / "step0" / "condense" / "synset.pt")
+    assert memory.meta["method"] == "mtt" and memory.meta["lr"] > 0
+    nas = run_nas(toy_dataset, 1, ["convnetw32", "convnetd1"], tmp_path / "nas", iterations=2,
+                  condense={"method": "mtt", "model": MODEL, **mtt}, val_size=10, proxy_epochs=2, target_epochs=1,
+                  num_nets=1, device="cpu", log=lambda m: None)
+    assert nas.summary[0]["set"] == "condensed" and nas.summary[0]["images"] == 3

@@ -159,7 +159,8 @@ class TrajectoryMatching(Method):
             loss = F.cross_entropy(self.forward(w, x), labels[idx])
             (grad,) = torch.autograd.grad(loss, w, create_graph=True)
             w = w - self.lr * grad
-        return ((w - target) ** 2).sum() / ((start - target) ** 2).sum()
+        # an expert that never moved (data of one class: nothing to learn) leaves nothing to match: 0, not 0/0
+        return ((w - target) ** 2).sum() / ((start - target) ** 2).sum().clamp_min(1e-12)
 
     def iteration(self, syn: SyntheticImages, it: int) -> Tensor:
         g = make_generator(self.seed, "mtt", it)
