@@ -49,6 +49,7 @@ class DistillConfig:
     method: str = setting("dsa", choices=lambda: list_methods(), help="the method that makes the set")
     ipc: int = setting(1, kind=POSITIVE_INT, help="images per class (default: 1)")
     init: str = setting("real", choices=INITS, condense_only=True, help="real: random real images (default); herding: the real images nearest each class's mean (pixel-space herding); noise: N(0,1) noise")
+    init_from: str | None = setting(None, metavar="FILE", condense_only=True, help="start from the images of this synthetic-set file (e.g. a DM set), in place of --init; its dataset, ipc and factor must be the run's")
     model: str = setting("convnet", help="network whose gradients or embeddings are matched (coresets: the feature network; default: convnet; see 'condense models')")
     strategy: str | None = setting(None, help="DSA ops joined by '_' from color, crop, cutout, flip, scale, rotate, or none (default: all six; no flip for mnist/svhn)")
     dsa_mode: str = setting("single", choices=DSA_MODES, help="single: one random op per call (the paper); all: every op in turn")

@@ -15,6 +15,7 @@ from .devices import device_from_flag
 from .distributed import Context, context, local_device
 from .formation import check_factor
 from .methods import RealPool, get_method
+from .methods.start import check_start
 from .models import build_model
 from .rng import make_generator
 from .runs import RunDir, RunDirError
@@ -65,6 +66,8 @@ def prepare(
         check_factor(config.factor, tuple(spec.image_size))
     except ValueError as e:
         raise ConfigError(f"--factor: {e}") from None
+    if config.init_from:
+        check_start(config.init_from, spec, config.ipc, config.factor)
     pool = RealPool(dataset.train.images, dataset.train.labels, spec.num_classes, dataset.normalize)
     per_class = config.ipc * config.factor**2  # real images a real start takes from each class
     if per_class > pool.smallest_class:

@@ -13,19 +13,40 @@ import torch
 
 from .._version import __version__
 from ..data import Dataset
+from ..errors import ConfigError
 from ..formation import encode
 from ..rng import make_generator
 from ..synset import SyntheticSet
 from .base import RealPool
 
-__all__ = ["initial_images", "random_real_set", "make_synset"]
+__all__ = ["initial_images", "random_real_set", "make_synset", "check_start"]
+
+
+def check_start(path: str, spec: Any, ipc: int, factor: int) -> None:
+    """``ConfigError`` unless the synthetic-set file at ``path`` can start a run of ``spec``'s dataset
+    at ``ipc`` stored images per class and ``factor``."""
+    start = SyntheticSet.load(path)
+    problems = []
+    if start.dataset != spec.name or tuple(start.images.shape[1:]) != tuple(spec.shape):
+        problems.append(f"it holds {start.dataset} images, not {spec.name}")
+    if start.ipc != ipc or len(start) != ipc * spec.num_classes:
+        problems.append(f"it has {start.ipc} image(s) per class, the run {ipc}")
+    if start.factor != factor:
+        problems.append(f"its factor is {start.factor}, the run's {factor}")
+    elif not torch.equal(start.labels, torch.arange(spec.num_classes).repeat_interleave(ipc)):
+        problems.append("its labels are not class-major")
+    if problems:
+        raise ConfigError(f"--init-from {path} cannot start this run: {'; '.join(problems)}")
 
 
 def initial_images(config: Any, pool: RealPool, channels: int, image_size: tuple[int, int]) -> torch.Tensor:
     """The starting synthetic images of a resolved ``DistillConfig`` (class-major): random real images, the real images herding
     picks in pixel space (no randomness), or N(0, 1) noise in the normalised space. Random draws
     come from the stream ``(seed, "init")``. With ``config.factor`` > 1 a real start takes
-    ``factor**2`` real images per stored image and shrinks them into its tiles."""
+    ``factor**2`` real images per stored image and shrinks them into its tiles. ``init_from`` (a
+    synthetic-set file, checked by ``check_start``) replaces all of these."""
+    if getattr(config, "init_from", None):
+        return SyntheticSet.load(config.init_from).images.to(pool.device)
     if config.init == "real":
         return _random_real(pool, config.ipc, config.seed, config.factor)[0]
     if config.init == "herding":
