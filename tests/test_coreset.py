@@ -89,10 +89,23 @@ def test_forgetting_counts_match_a_scripted_history():
         [F, F, T, T, T],
         [T, F, F, T, T],
     ])
-    # ex0: T->F twice (0->1, 2->3); ex1 never learned: 0; ex2 forgotten at the end: 1;
-    # ex3 learned, forgotten (1->2), learned again: 1; ex4 never forgotten: 0
-    assert forgetting_counts(history).tolist() == [2, 0, 1, 1, 0]
-    assert forgetting_counts(history[:1]).tolist() == [0] * 5  # one recording: nothing to compare
+    # ex0: T->F twice (0->1, 2->3); ex1 never learned: ranked above every learned example (as
+    # Toneva et al.: forgotten infinitely often), here the number of recordings, 5; ex2 forgotten
+    # at the end: 1; ex3 learned, forgotten (1->2), learned again: 1; ex4 never forgotten: 0
+    assert forgetting_counts(history).tolist() == [2, 5, 1, 1, 0]
+    # one recording: nothing to compare, but the examples wrong at it were never learned
+    assert forgetting_counts(history[:1]).tolist() == [0, 1, 0, 1, 0]
+
+
+def test_a_never_learned_example_is_the_most_forgotten_of_its_class():
+    T, F = True, False
+    # ex0 forgotten as often as 4 recordings allow (T F T F), ex1 never learned, ex2 never forgotten
+    history = torch.tensor([[T, F, T], [F, F, T], [T, F, T], [F, F, T]])
+    counts = forgetting_counts(history)
+    assert counts.tolist() == [2, 4, 0] and counts[1] > counts[0]
+    labels = torch.zeros(3, dtype=torch.long)
+    for seed in range(5):  # no tie to break: the same order for every seed
+        assert most_forgotten(counts, labels, 2, torch.Generator().manual_seed(seed)).tolist() == [1, 0]
 
 
 def test_most_forgotten_is_per_class_and_ties_are_broken_by_the_seed():

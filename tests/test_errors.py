@@ -121,6 +121,10 @@ def case(id_, tmp, toy_npz):
         return ["distill", "--dataset", f"npz:{toy_npz}", "--method", "dm", "--model", "mlp", "--lr-img", "1e10",
                 "--iterations", "12", "--batch-real", "16", "--num-eval", "0", "--compile", "off", "--quiet",
                 "--out", str(out)], None
+    if id_ == "divergence-finite":  # issue #28: every value finite (about 1e12), far outside the data's range
+        return ["distill", "--dataset", f"npz:{toy_npz}", "--method", "dsa", "--lr-img", "1e12", "--iterations", "5",
+                *FAST[:2], "--batch-real", "16", "--num-eval", "0", "--compile", "off", "--quiet",
+                "--out", str(out)], None
     if id_ == "report-wrong-dir":
         (tmp / "notes").mkdir()
         return ["report", str(tmp / "notes")], None

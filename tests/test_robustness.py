@@ -4,6 +4,7 @@ import errno
 import json
 import os
 import stat
+import sys
 
 import pytest
 import torch
@@ -26,16 +27,17 @@ def _ledger(run):
 
 def test_divergence_stops_with_the_iteration_and_keeps_the_last_good_files(toy_dataset, tmp_path, capsys, toy_npz):
     run = tmp_path / "run"
-    # DM on an MLP (no normalisation) with lr 1e10: the loss grows by orders of magnitude per
-    # iteration and overflows after a few
-    config = DistillConfig(method="dm", iterations=12, checkpoint_every=1, lr_img=1e10,
+    # DM on an MLP (no normalisation) with lr 1e4: the images grow by orders of magnitude per
+    # iteration; the first iteration stays in range, the second leaves it by far
+    config = DistillConfig(method="dm", iterations=12, checkpoint_every=1, lr_img=1e4,
                            **{**TINY, "model": "mlp", "num_eval": 1})
     with pytest.raises(DivergenceError) as e:
         distill(config, run, dataset=toy_dataset, **quiet)
     message = str(e.value)
     state = torch.load(run / "checkpoint.pt", weights_only=True)
     last_good = state["iteration"]
-    assert last_good >= 1 and f"diverged at iteration {last_good + 1}" in message and "--lr-img 1e+10" in message
+    assert last_good >= 1 and f"diverged at iteration {last_good + 1}" in message and "--lr-img 10000" in message
+    assert "far outside the data's range" in message
     kept = SyntheticSet.load(run / "synset.pt")
     assert kept.meta["iteration"] == last_good and torch.isfinite(kept.images).all()
     assert f"last good checkpoint (iteration {last_good})" in message
@@ -46,6 +48,55 @@ def test_divergence_stops_with_the_iteration_and_keeps_the_last_good_files(toy_d
                  "--out", str(tmp_path / "cli")])
     err = capsys.readouterr().err
     assert code == 2 and "diverged at iteration" in err and "Traceback" not in err
+
+
+def test_a_finite_runaway_stops_like_a_nan_one(toy_dataset, tmp_path, capsys, toy_npz):
+    """Issue #28, item 2: ``--lr-img 1e12`` with DSA keeps every value finite (about 1e12) but far
+    outside the data's range: the run stops at once, through the CLI with one line and exit 2."""
+    from condensation.divergence import RANGE_FACTOR, data_bound
+
+    code = main(["distill", "--dataset", f"npz:{toy_npz}", "--method", "dsa", "--ipc", "1", "--iterations", "5",
+                 "--lr-img", "1e12", "--model", "convnetw32", "--batch-real", "16", "--num-eval", "0",
+                 "--compile", "off", "--quiet", "--out", str(tmp_path / "cli")])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err and err.count("\n") == 1
+    assert "diverged at iteration 1: the synthetic images reached magnitude" in err and "--lr-img 1e+12" in err
+    assert not (tmp_path / "cli" / "results.json").exists() and not (tmp_path / "cli" / "synset.pt").exists()
+    # the rule: more than RANGE_FACTOR times the largest magnitude a real pixel takes when normalised
+    spec = toy_dataset.spec
+    assert data_bound([0.5], [0.25]) == 2.0 and data_bound([0.1307], [0.3081]) == pytest.approx(2.8215, abs=1e-4)
+    config = DistillConfig(method="dsa", iterations=3, checkpoint_every=1, lr_img=1e12, **{**TINY, "num_eval": 0})
+    with pytest.raises(DivergenceError, match="far outside"):
+        distill(config, tmp_path / "run", dataset=toy_dataset, **quiet)
+    assert RANGE_FACTOR * data_bound(spec.mean, spec.std) < 1e12
+
+
+def test_nan_stops_the_run_as_before_and_the_check_adds_no_host_sync(toy_dataset, tmp_path, monkeypatch):
+    from condensation.methods import gradient_matching
+
+    original = gradient_matching.GradientMatching.iteration
+
+    def nan_at_the_third(self, syn, it):
+        loss = original(self, syn, it)
+        return loss * float("nan") if it == 2 else loss
+
+    monkeypatch.setattr(gradient_matching.GradientMatching, "iteration", nan_at_the_third)
+    syncs = []
+    real_tolist = torch.Tensor.tolist
+
+    def counted(t):  # the loop's host syncs: .tolist() called from distill.py
+        if sys._getframe(1).f_globals.get("__name__") == "condensation.distill":
+            syncs.append(tuple(t.shape))
+        return real_tolist(t)
+
+    monkeypatch.setattr(torch.Tensor, "tolist", counted)
+    config = DistillConfig(method="dsa", iterations=4, checkpoint_every=1, **{**TINY, "num_eval": 0})
+    with pytest.raises(DivergenceError, match="diverged at iteration 3: the loss became nan") as e:
+        distill(config, tmp_path / "run", dataset=toy_dataset, **quiet)
+    assert "last good checkpoint (iteration 2)" in str(e.value)
+    assert torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)["iteration"] == 2
+    # one .tolist() per iteration (loss, the images' largest magnitude and the drift together)
+    assert syncs == [(3,)] * 3
 
 
 def test_an_interrupted_baseline_keeps_the_networks_already_trained(toy_dataset, tmp_path, monkeypatch):
@@ -109,6 +160,36 @@ def test_a_new_run_refuses_a_directory_holding_a_set_or_anything(toy_dataset, tm
     distill(DistillConfig(iterations=1, **{**TINY, "num_eval": 0}), run, overwrite=True, dataset=toy_dataset, **quiet)
     assert (run / "notes.txt").read_text() == "mine"
     assert SyntheticSet.load(run / "synset.pt").meta["iteration"] == 1
+
+
+def test_overwrite_removes_only_the_files_the_run_wrote(toy_dataset, tmp_path):
+    """Issue #28, item 5: a user's files in grids/ and plots/ (and beside them) survive --overwrite;
+    the previous run's grids, plots and files (selection.json of older coreset runs too) go."""
+    from condensation.runs import RunDir
+
+    run = tmp_path / "run"
+    distill(DistillConfig(iterations=3, eval_every=2, **{**TINY, "num_eval": 1, "eval_epochs": 2}), run,
+            dataset=toy_dataset, **quiet)
+    old_grids = sorted(p.name for p in (run / "grids").iterdir())
+    assert "iter_000002.png" in old_grids and (run / "plots" / "loss.png").exists()
+    mine = {run / "grids" / "my_notes.txt": "grid notes", run / "plots" / "figure_for_paper.pdf": "my figure",
+            run / "grids" / "iter_best.png": "not a grid the run wrote", run / "README": "about this run"}
+    for path, text in mine.items():
+        path.write_text(text)
+    (run / "selection.json").write_text("{}")  # what an older coreset run wrote
+    assert (run / "selection.json") in RunDir(run).written_files()
+    distill(DistillConfig(iterations=1, **{**TINY, "num_eval": 0}), run, overwrite=True, dataset=toy_dataset, **quiet)
+    for path, text in mine.items():
+        assert path.read_text() == text, path
+    assert sorted(p.name for p in (run / "grids").iterdir()) == ["iter_000000.png", "iter_000001.png", "iter_best.png",
+                                                                   "my_notes.txt"]
+    assert not (run / "selection.json").exists() and not (run / "evaluations.jsonl").exists()
+    assert not (run / "plots" / "accuracy.png").exists()  # the old run's curve: this run has no evaluation
+    # folders left empty by the removal go too
+    other = tmp_path / "other"
+    distill(DistillConfig(iterations=1, **{**TINY, "num_eval": 0}), other, dataset=toy_dataset, **quiet)
+    RunDir(other).create(overwrite=True)
+    assert not (other / "grids").exists() and not (other / "plots").exists() and other.is_dir()
 
 
 def test_a_full_disk_leaves_the_previous_files_intact(toy_dataset, tmp_path, monkeypatch):

@@ -4,20 +4,30 @@ single DSA ops, initialisation, and the matching distance.
 ``augmentation_cells`` builds the six rows of the DSA paper's Siamese ablation (CIFAR-10, 10
 images per class in the paper):
 
-====  ===================  ========================  =====================  =================
-row   real (condensing)    synthetic (condensing)    evaluation training    how it is made
-====  ===================  ========================  =====================  =================
-1     –                    –                         – (DC's protocol)      ``--method dc``
-2     –                    –                         A^s* (DSA protocol)    row 1's sets
-3     A^T                  –                         A^s*                   dsa, sides=real
-4     –                    A^s                       A^s*                   dsa, sides=synthetic
-5     A^T                  A^s                       A^s*                   dsa, sides=independent
-6     A^ω (shared)         A^ω (shared)              A^s*                   ``--method dsa``
-====  ===================  ========================  =====================  =================
+====  ===================  ========================  ==========  =====================  =================
+row   real (condensing)    synthetic (condensing)    inner loop  evaluation training    how it is made
+====  ===================  ========================  ==========  =====================  =================
+1     –                    –                         –           – (DC's protocol)      ``--method dc``
+2     –                    –                         –           A^s* (DSA protocol)    row 1's sets
+3     A^T                  –                         A^s         A^s*                   dsa, sides=real
+4     –                    A^s                       A^s         A^s*                   dsa, sides=synthetic
+5     A^T                  A^s                       A^s         A^s*                   dsa, sides=independent
+6     A^ω (shared)         A^ω (shared)              A^s         A^s*                   ``--method dsa``
+====  ===================  ========================  ==========  =====================  =================
 
 A^T and A^s are independent per-image DSA draws; A^ω is one draw shared by both batches; A^s*
-is DSA augmentation while the evaluation networks train. Rows 1 and 6 are exactly what
-``condense distill --method dc`` / ``--method dsa`` make with the same flags and seed.
+is DSA augmentation while the evaluation networks train. "Inner loop": the network that
+condensing trains between image updates sees DSA-augmented synthetic images in rows 3–6 (DSA's
+inner loop, as the authors' code, augments whenever DSA is on) and plain ones in rows 1–2. At
+ipc 1 there is no inner loop (one image update per iteration), so rows differ only in what their
+other columns say; from ipc 2 on, rows 3–6 differ from rows 1–2 in the inner loop too, which the
+tables say. Rows 1 and 6 are exactly what ``condense distill --method dc`` / ``--method dsa``
+make with the same flags and seed. A custom ``strategy`` reaches every row that augments: rows
+3–6 condense and evaluate with it, row 2 evaluates row 1's sets with it.
+
+A row whose sets are multi-formation (factor F > 1, e.g. ``--preset fast`` at ipc 1) is labelled
+with what it stores and what networks train on; the paper's figures (plain sets) are marked as
+another setting beside it.
 """
 
 from __future__ import annotations
@@ -32,20 +42,21 @@ from .augment import default_strategy, parse_strategy
 from .config import INITS, DistillConfig
 from .data import get_spec
 from .experiments import Cell, CellResult, run_grid
+from .labels import multi_formation_text, paper_beside, per_class
 from .tables import format_accuracy, pct, write_table
 
 __all__ = ["ABLATIONS", "augmentation_cells", "init_cells", "distance_cells", "run_ablation", "write_ablation"]
 
 ABLATIONS = ("augmentation", "init", "distance")
 
-# (key, real, synthetic, evaluation, method, sides, eval protocol, paper setting key)
+# (key, real, synthetic, inner loop, evaluation, method, sides, eval protocol, paper setting key)
 _AUGMENTATION_ROWS = (
-    ("dc", "–", "–", "–", "dc", "siamese", None, "none|none|none"),
-    ("dc-dsa-eval", "–", "–", "A^s*", None, None, "dsa", "none|none|As*"),
-    ("real-only", "A^T", "–", "A^s*", "dsa", "real", None, "AT|none|As*"),
-    ("synthetic-only", "–", "A^s", "A^s*", "dsa", "synthetic", None, "none|As|As*"),
-    ("independent", "A^T", "A^s", "A^s*", "dsa", "independent", None, "AT|As|As*"),
-    ("siamese", "A^ω (shared)", "A^ω (shared)", "A^s*", "dsa", "siamese", None, "Aw|Aw|As*"),
+    ("dc", "–", "–", "–", "–", "dc", "siamese", None, "none|none|none"),
+    ("dc-dsa-eval", "–", "–", "–", "A^s*", None, None, "dsa", "none|none|As*"),
+    ("real-only", "A^T", "–", "A^s", "A^s*", "dsa", "real", None, "AT|none|As*"),
+    ("synthetic-only", "–", "A^s", "A^s", "A^s*", "dsa", "synthetic", None, "none|As|As*"),
+    ("independent", "A^T", "A^s", "A^s", "A^s*", "dsa", "independent", None, "AT|As|As*"),
+    ("siamese", "A^ω (shared)", "A^ω (shared)", "A^s", "A^s*", "dsa", "siamese", None, "Aw|Aw|As*"),
 )
 
 
@@ -62,11 +73,11 @@ def augmentation_cells(base: DistillConfig, ops: bool = False) -> list[Cell]:
     evaluated with that op only, as the authors' per-op runs) beside row 6 (all ops)."""
     spec = get_spec(base.dataset)
     cells = []
-    for key, real, synthetic, evaluation, method, sides, protocol, setting in _AUGMENTATION_ROWS:
-        info = {"real": real, "synthetic": synthetic, "evaluation": evaluation}
+    for key, real, synthetic, inner, evaluation, method, sides, protocol, setting in _AUGMENTATION_ROWS:
+        info = {"real": real, "synthetic": synthetic, "inner loop": inner, "evaluation": evaluation}
         paper = _paper("dsa-ablation", spec.name, base.ipc, setting)
-        if method is None:  # row 2: row 1's sets under the DSA protocol
-            config = base.for_method("dc", eval_protocol=protocol, strategy=None)
+        if method is None:  # row 2: row 1's sets under the DSA protocol, with the run's strategy
+            config = base.for_method("dc", eval_protocol=protocol, strategy=base.strategy)
             cells.append(Cell(key, _row_label(info), config, kind="evaluate", source="dc", paper=paper, info=info))
             continue
         sides_of = {"dsa_sides": sides} if method == "dsa" else {}  # where the draw goes: DSA's own setting
@@ -76,14 +87,16 @@ def augmentation_cells(base: DistillConfig, ops: bool = False) -> list[Cell]:
     if ops:
         all_ops = parse_strategy(base.strategy or default_strategy(spec.flip_ok))
         for op in all_ops:
-            info = {"real": f"A^ω: {op}", "synthetic": f"A^ω: {op}", "evaluation": f"A^s*: {op}"}
+            info = {"real": f"A^ω: {op}", "synthetic": f"A^ω: {op}", "inner loop": f"A^s: {op}",
+                    "evaluation": f"A^s*: {op}"}
             config = base.for_method("dsa", strategy=op)
             cells.append(Cell(f"op-{op}", f"only {op}", config, info=info))
     return cells
 
 
 def _row_label(info: dict[str, str]) -> str:
-    return f"{info['real']} | {info['synthetic']} | {info['evaluation']}"
+    inner = info.get("inner loop", "–")
+    return f"{info['real']} | {info['synthetic']} | {info['evaluation']}" + ("" if inner == "–" else f" (inner loop {inner})")
 
 
 def init_cells(base: DistillConfig) -> list[Cell]:
@@ -136,7 +149,7 @@ def run_ablation(
 
 
 _COLUMNS = {
-    "augmentation": ("real", "synthetic", "evaluation"),
+    "augmentation": ("real", "synthetic", "inner loop", "evaluation"),
     "init": ("init",),
     "distance": ("distance",),
 }
@@ -149,41 +162,64 @@ def write_ablation(which: str, base: DistillConfig, seeds: Sequence[int], result
     from .plots import bar_chart
 
     columns = _COLUMNS[which]
-    headers = [*columns, "accuracy % (mean ± std)", "paper %", "seeds", "networks", "iterations", "batch_real", "time (s)"]
+    factors = {r.cell.key: r.factor for r in results}
+    multi = any(f > 1 for f in factors.values())
+    size = ["images/class"] if multi else []  # only where some row is a multi-formation set
+    headers = [*columns, *size, "accuracy % (mean ± std)", "paper %", "seeds", "networks", "iterations", "batch_real",
+               "time (s)"]
     rows, csv_rows, records = [], [], []
     for r in results:
         main = r.main()
         paper = r.cell.paper
+        factor = factors[r.cell.key]
         paper_text = f"{paper['mean']} ± {paper['std']}" if paper and paper.get("std") is not None else (str(paper["mean"]) if paper else None)
+        paper_text = paper_text and paper_beside(paper_text, base.ipc, factor)
         b = r.budget
-        rows.append([*(r.cell.info.get(c) for c in columns), format_accuracy(main), paper_text, b.get("seeds"),
+        sized = [per_class(base.ipc, factor)] if multi else []
+        rows.append([*(r.cell.info.get(c) for c in columns), *sized, format_accuracy(main), paper_text, b.get("seeds"),
                      b.get("networks"), b.get("iterations"), b.get("batch_real"), f"{r.seconds:.0f}"])
-        csv_rows.append([*(r.cell.info.get(c) for c in columns), pct(main and main["mean"]), pct(main and main["std"]),
-                         paper and paper["mean"], paper and paper.get("std"), b.get("seeds"), b.get("networks"),
-                         b.get("iterations"), b.get("batch_real"), round(r.seconds, 1)])
+        csv_rows.append([*(r.cell.info.get(c) for c in columns), factor, base.ipc * factor**2, pct(main and main["mean"]),
+                         pct(main and main["std"]), paper and paper["mean"], paper and paper.get("std"),
+                         "plain sets: another setting" if paper and factor > 1 else ("same" if paper else None),
+                         b.get("seeds"), b.get("networks"), b.get("iterations"), b.get("batch_real"),
+                         round(r.seconds, 1)])
         records.append({"key": r.cell.key, "label": r.cell.label, "info": r.cell.info, "accuracy": r.accuracy,
                         "per_seed": {str(k): v for k, v in r.per_seed.items()}, "paper": paper, "seconds": r.seconds,
-                        "budget": b, "kind": r.cell.kind})
+                        "budget": b, "kind": r.cell.kind, "factor": factor,
+                        "training_images_per_class": base.ipc * factor**2,
+                        "paper_setting": None if not paper else ("another setting: the paper's figure is for plain sets"
+                                                                 if factor > 1 else "the paper's setting")})
     spec = get_spec(base.dataset)
-    title = f"Ablation: {which} — {spec.name}, {base.ipc} image(s)/class"
+    shared = set(factors.values())
+    title = f"Ablation: {which} — {spec.name}, {per_class(base.ipc, shared.pop() if len(shared) == 1 else 1)}"
     notes = (
         f"Mean ± population std over all evaluation networks of seeds {', '.join(map(str, seeds))}, in %. "
         f"Model {base.model}. Wall time of this invocation: {wall:.0f} s; 'time' per row is condensation plus "
         "evaluation, summed over seeds (resumed work included). The paper's figure is shown only where the "
-        "setting is the paper's."
+        f"setting is the paper's{' (beside a multi-formation row: marked as another setting)' if multi else ''}."
     )
+    if multi:
+        factor = max(factors.values())
+        notes += (f" Rows of {per_class(base.ipc, factor)} are {multi_formation_text(base.ipc, factor)}: the paper's "
+                  "figures are for plain sets, another setting, shown beside them only with that mark and not drawn "
+                  "in the chart.")
     if which == "augmentation":
         notes += (" A^T / A^s: independent per-image DSA draws on the real / synthetic batch while matching; "
-                  "A^ω: one draw shared by both (DSA); A^s*: DSA augmentation while training the evaluation networks; "
+                  "A^ω: one draw shared by both (DSA); inner loop: the augmentation of the synthetic images the "
+                  "network trains on between image updates while condensing (DSA's inner loop augments in rows 3–6 "
+                  "as in the authors' code, DC's in rows 1–2 does not; at ipc 1 there is no inner loop, from ipc 2 "
+                  "on the rows differ in it too); A^s*: DSA augmentation while training the evaluation networks; "
                   "'–' in the last column: DC's evaluation protocol.")
     write_table(out / "ablation.md", headers, rows, title=title, notes=notes)
-    csv_headers = [*columns, "mean", "std", "paper_mean", "paper_std", "seeds", "networks", "iterations", "batch_real", "seconds"]
+    csv_headers = [*columns, "factor", "training_images_per_class", "mean", "std", "paper_mean", "paper_std",
+                   "paper_setting", "seeds", "networks", "iterations", "batch_real", "seconds"]
     write_table(out / "ablation.csv", csv_headers, csv_rows)
     import json
 
     atomic_write_text(out / "ablation.json", json.dumps({
         "kind": "ablation", "ablation": which, "dataset": spec.name, "ipc": base.ipc, "model": base.model,
         "seeds": list(seeds), "wall_seconds": wall, "rows": records, "columns": list(columns),
+        "notes": notes,
     }, indent=2) + "\n")
     finished = [r for r in results if r.main()]
     if finished:
@@ -192,6 +228,8 @@ def write_ablation(which: str, base: DistillConfig, seeds: Sequence[int], result
             [r.cell.label if which != "augmentation" else f"{r.cell.key}" for r in finished],
             [r.main()["mean"] for r in finished],
             [r.main()["std"] for r in finished],
-            reference=[(r.cell.paper["mean"] / 100 if r.cell.paper else None) for r in finished],
+            # the paper's figures are for plain sets: not drawn beside a multi-formation row
+            reference=[(r.cell.paper["mean"] / 100 if r.cell.paper and factors[r.cell.key] <= 1 else None)
+                       for r in finished],
             title=title,
         )

@@ -203,6 +203,13 @@ def _own_params(c: DistillConfig, spec, preset: dict[str, Any]) -> dict[str, Any
     return given
 
 
+def _dsa_evaluated(c: DistillConfig) -> bool:
+    """Whether ``c`` names another method's protocol for its evaluation, and that is DSA's (then a
+    method that condenses without augmentation takes a strategy: its evaluation's)."""
+    other = find_method(c.eval_protocol) if c.eval_protocol else None
+    return other is not None and other.protocol == "dsa"
+
+
 def resolve(config: DistillConfig, flip_ok: bool = True) -> DistillConfig:
     """A copy of ``config`` with every ``None`` filled in and every value validated.
 
@@ -243,12 +250,12 @@ def resolve(config: DistillConfig, flip_ok: bool = True) -> DistillConfig:
     c.params = dataclasses.asdict(params)
     if spec.augments:
         c.strategy = "_".join(parse_strategy(c.strategy if c.strategy is not None else default_strategy(flip_ok))) or "none"
-    elif c.strategy is not None and parse_strategy(c.strategy) and spec.condenses:
+    elif c.strategy is not None and parse_strategy(c.strategy) and spec.condenses and not _dsa_evaluated(c):
         augmenting = [n for n in list_methods("condense") if get_method(n).augments]
         raise ConfigError(f"--strategy applies to --method {_join(augmenting, 'and')} only "
                           f"({spec.name} condenses without augmentation)")
-    elif not spec.condenses and c.strategy is not None:
-        c.strategy = "_".join(parse_strategy(c.strategy)) or None  # a coreset evaluated with DSA augmentation
+    elif c.strategy is not None:  # a coreset, or a set evaluated under the DSA protocol: its evaluation's ops
+        c.strategy = "_".join(parse_strategy(c.strategy)) or None
     else:
         c.strategy = None
     c.eval_models = expand_models(c.eval_models or ("S",), c.model)

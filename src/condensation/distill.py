@@ -13,7 +13,6 @@ from there; on a finished condensation it continues the evaluation.
 
 from __future__ import annotations
 
-import math
 import sys
 import time
 from collections.abc import Callable
@@ -25,7 +24,8 @@ from tqdm.auto import tqdm
 
 from .config import DistillConfig, lr_factor, method_params_of
 from .data import Dataset
-from .errors import DivergenceError, RunDirError
+from .divergence import check_iteration, image_limit
+from .errors import DivergenceError, RankDriftError, RunDirError
 from .kernels import Kernels, resolve_micro_batch, should_compile
 from .ledger import DistillResult, Evaluator, format_results, results_json
 from .memory import format_memory, peak_memory
@@ -71,8 +71,10 @@ def distill(
     checkpoint (or, for a finished run, its evaluation); ``overwrite=True`` replaces a previous
     run in ``out``. ``progress``: True = a progress bar on a terminal, else about 20 log lines;
     "bar" / "lines" force one; False = no per-iteration output. ``log`` receives progress lines
-    (default: stderr). Raises ``DivergenceError`` if the loss or the images become NaN/inf (the
-    last good checkpoint and ``synset.pt`` stay).
+    (default: stderr). Raises ``DivergenceError`` if the loss or the images become NaN/inf or the
+    images leave the data's range by far (``divergence``; the last good checkpoint and
+    ``synset.pt`` stay), and, under ``torchrun``, ``RankDriftError`` if the network the processes
+    repeat differs between them.
 
     A method that selects real images (a coreset, ``kind="select"``) writes the same run folder:
     ``cache_dir`` is where its feature network is cached (default: the user cache).
@@ -129,8 +131,8 @@ def distill(
     def checkpoint(done: int) -> None:
         nonlocal last_saved, last_saved_at
         state_dict = syn.state_dict()
-        if dist.active:  # the momentum of every class, from its owner
-            for buf in _momentum_buffers(syn):
+        if dist.active:  # the optimiser state of every class (momentum, Adam's moments), from its owner
+            for buf in _row_states(syn):
                 dist.merge_rows(buf, spec.num_classes)
             state_dict = syn.state_dict()
         if run is not None and main:
@@ -152,17 +154,23 @@ def distill(
         dynamic_ncols=True, file=sys.stderr,
     )
     log_every = max(1, config.iterations // 20)
+    limit = image_limit(spec.mean, spec.std)  # images beyond it have diverged (see divergence)
     for it in bar:
         t0 = time.perf_counter()
         syn.set_lr_factor(lr_factor(config.lr_schedule, it, config.iterations))
-        loss_t = dist.sum(method.iteration(syn, it))
-        ok_t = torch.isfinite(syn.images.detach()).all() & torch.isfinite(loss_t)
-        loss, ok = torch.stack([loss_t.float(), ok_t.float()]).tolist()  # one host sync per iteration
+        # the loss summed over processes; under torchrun also how far the processes' networks drifted apart
+        loss_t, drift_t = dist.reduce_iteration(method.iteration(syn, it), method.fingerprint())
+        peak_t = syn.images.detach().abs().amax()  # nan/inf propagate
+        loss, peak, drift = torch.stack([loss_t.double(), peak_t.double(), drift_t.double()]).tolist()  # one host sync
         seconds = time.perf_counter() - t0
         done = it + 1
-        if not ok:
+        try:
+            if drift != 0:
+                raise RankDriftError(_drift_message(done, drift, last_saved, run))
+            check_iteration(done, loss, peak, limit, config.lr_img, last_saved, run.path if run is not None else None)
+        except (DivergenceError, RankDriftError):
             bar.close()
-            raise DivergenceError(_divergence_message(config, done, loss, last_saved, run))
+            raise
         elapsed += seconds
         losses.append(loss)
         bar.set_postfix(loss=f"{loss:.4f}", s_per_it=f"{seconds:.1f}")
@@ -207,47 +215,50 @@ def distill(
     return result
 
 
-def _momentum_buffers(syn: SyntheticImages) -> list[torch.Tensor]:
-    return [s["momentum_buffer"] for s in syn.optimizer.state.values() if s.get("momentum_buffer") is not None]
+def _row_states(syn: SyntheticImages) -> list[torch.Tensor]:
+    """Every optimiser state tensor with one row per image (SGD's momentum, Adam's exp_avg and
+    exp_avg_sq, ...): each class's rows are only right on the process that owns the class. Scalars
+    (Adam's step count) are the same on every process."""
+    shape = syn.images.shape
+    return [v for state in syn.optimizer.state.values() for v in state.values()
+            if isinstance(v, torch.Tensor) and v.shape == shape]
 
 
-def _divergence_message(config: DistillConfig, iteration: int, loss: float, last_saved: int, run: RunDir | None) -> str:
-    what = "the loss" if not math.isfinite(loss) else "the synthetic images"
-    value = "inf" if math.isinf(loss) else "nan" if math.isnan(loss) else "nan/inf"
-    kept = (
-        f"; the last good checkpoint (iteration {last_saved}) and synset.pt in {run.path} are kept"
-        if run is not None and last_saved > 0 else ""
-    )
-    return (
-        f"diverged at iteration {iteration}: {what} became {value if what == 'the loss' else 'nan/inf'}. "
-        f"Likely cause: the image learning rate --lr-img {config.lr_img:g} is too high for this setting "
-        f"(try {config.lr_img / 10:g}){kept}"
-    )
+def _drift_message(iteration: int, drift: float, last_saved: int, run: RunDir | None) -> str:
+    kept = f"; the last good checkpoint (iteration {last_saved}) in {run.path} is kept" if run is not None and last_saved > 0 else ""
+    return (f"processes disagree at iteration {iteration}: the network every process trains the same way differs "
+            f"between them (parameter checksums {drift:.3g} apart), so their image steps no longer make one set; "
+            f"non-deterministic kernels are the likely cause: run on one process{kept}")
 
 
 def _select(p: Prepared, overwrite: bool, say: Callable[[str], None], cache_dir: str | Path | None) -> DistillResult:
     """A selection method's run: select (or, resumed, read back the selected set), write the run
     folder as a condensation does (config.json, synset.pt, synset.png, checkpoint.pt with the
-    selection's seconds, results.json), and evaluate it into the ledger."""
+    selection's seconds, results.json), and evaluate it into the ledger.
+
+    Under ``torchrun`` rank 0 selects (or reads back) and sends the set to the other ranks, so one
+    feature network is trained and every rank evaluates the same set; the evaluation networks are
+    split across ranks as for a condensed set."""
     config, dataset, device, run, state, dist = p.config, p.dataset, p.device, p.run, p.state, p.dist
-    spec = get_method(config.method)
-    if state is not None and run.file("synset.pt").is_file():
-        synset, seconds = SyntheticSet.load(run.file("synset.pt")), float(state.get("seconds", 0.0))
-        say(f"resuming {run.path}: the set was selected, its evaluation continues")
-    else:
-        start = time.perf_counter()
-        synset = spec.factory(dataset, config.ipc, config.seed, method_params_of(config), model=config.model,
-                              device=device, cache_dir=cache_dir, log=say)
-        synset.meta.update({"iteration": 0, "config": config.to_dict()})
-        seconds = time.perf_counter() - start
-        say(f"{config.method}: selected {config.ipc} image(s)/class of {dataset.spec.name} in {seconds:.0f} s")
-        if run is not None and dist.is_main:
+    payload = None
+    if dist.is_main:
+        try:
+            payload = ("set", *_selected(p, say, cache_dir))
+        except BaseException as e:  # the other ranks wait for the set: send them the error instead
+            if dist.active:
+                dist.broadcast(("error", e if isinstance(e, Exception) else RuntimeError("interrupted on rank 0")))
+            raise
+    payload = dist.broadcast(payload)
+    if payload[0] == "error":
+        raise payload[1]
+    _, synset, seconds, resumed = payload
+    if run is not None and dist.is_main:
+        if not resumed:
             run.create(overwrite=overwrite)
             run.evaluations_path.unlink(missing_ok=True)
             synset.save(run.file("synset.pt"))
             save_grid(synset, run.file("synset.png"))
             run.save_checkpoint({"iteration": 0, "seconds": seconds, "config": config.to_dict(), "compiled": False})
-    if run is not None and dist.is_main:
         run.write_json("config.json", config.to_dict())
     dist.barrier()
     result = DistillResult(synset=synset, config=config, seconds=seconds, out=run.path if run else None)
@@ -260,6 +271,21 @@ def _select(p: Prepared, overwrite: bool, say: Callable[[str], None], cache_dir:
             run.write_json("results.json", results_json(result))
     dist.barrier()
     return result
+
+
+def _selected(p: Prepared, say: Callable[[str], None], cache_dir: str | Path | None) -> tuple[SyntheticSet, float, bool]:
+    """(the selected set, the seconds its selection took, whether it was read back from a run)."""
+    config, dataset, run, state = p.config, p.dataset, p.run, p.state
+    if state is not None and run.file("synset.pt").is_file():
+        say(f"resuming {run.path}: the set was selected, its evaluation continues")
+        return SyntheticSet.load(run.file("synset.pt")), float(state.get("seconds", 0.0)), True
+    start = time.perf_counter()
+    synset = get_method(config.method).factory(dataset, config.ipc, config.seed, method_params_of(config),
+                                               model=config.model, device=p.device, cache_dir=cache_dir, log=say)
+    synset.meta.update({"iteration": 0, "config": config.to_dict()})
+    seconds = time.perf_counter() - start
+    say(f"{config.method}: selected {config.ipc} image(s)/class of {dataset.spec.name} in {seconds:.0f} s")
+    return synset, seconds, False
 
 
 def make_or_resume(config: DistillConfig, out: str | Path, **kwargs: Any) -> DistillResult:

@@ -8,8 +8,18 @@ sum of its owner's value and zeros, which is exact), so the inner loop trains th
 the same full set everywhere. Evaluation networks are spread across ranks and their accuracies
 gathered. Only rank 0 writes files and shows progress.
 
-Backend: nccl on CUDA, gloo on CPU. A single process (no ``torchrun``) is the world of size 1
-and pays nothing for any of this.
+Backend: nccl on CUDA, gloo on CPU, chosen from the run's device (``backend_for``). On CUDA the
+ranks repeat the inner loop and must get bit-identical networks: joining the group on CUDA makes
+cuDNN deterministic (no autotuned, non-deterministic convolution algorithms), and every iteration
+the loop compares a checksum of the network each rank trained (``reduce_iteration``) and stops
+with one line if they differ, instead of merging steps made with different networks.
+
+A single-process run and an N-process run give the same set (up to float rounding) only at the
+same number of threads per process: ``torchrun`` sets ``OMP_NUM_THREADS=1`` in every rank, so
+compare with a single process run under ``OMP_NUM_THREADS=1``; other thread counts round the
+convolutions differently.
+
+A single process (no ``torchrun``) is the world of size 1 and pays nothing for any of this.
 """
 
 from __future__ import annotations
@@ -22,7 +32,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-__all__ = ["Context", "context", "SINGLE"]
+__all__ = ["Context", "context", "SINGLE", "backend_for", "make_deterministic", "wait_for_all"]
 
 
 @dataclass
@@ -66,6 +76,21 @@ class Context:
         self.bytes_reduced += merged.numel() * merged.element_size()
         tensor.copy_(merged)
 
+    def reduce_iteration(self, loss: torch.Tensor, fingerprint: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(the sum of ``loss`` over ranks, the spread max - min of ``fingerprint`` over ranks), as
+        device scalars (no host sync). The fingerprint is a checksum of what every rank computes
+        identically (the network it trained); a spread other than 0 means the ranks drifted apart.
+        One all-gather of two numbers per rank; a single process returns ``loss`` and 0."""
+        if not self.active:
+            return loss, loss.new_zeros((), dtype=torch.float64)
+        fp = fingerprint.detach().double() if fingerprint is not None else loss.new_zeros((), dtype=torch.float64)
+        row = torch.stack([loss.detach().double(), fp.to(loss.device)])
+        rows = [torch.empty_like(row) for _ in range(self.world)]
+        dist.all_gather(rows, row)
+        self.bytes_reduced += row.numel() * row.element_size()
+        table = torch.stack(rows)
+        return table[:, 0].sum().to(loss.dtype), table[:, 1].max() - table[:, 1].min()
+
     def sum(self, value: torch.Tensor) -> torch.Tensor:
         """The sum of a tensor over ranks (a copy)."""
         if not self.active:
@@ -100,24 +125,49 @@ SINGLE = Context()
 _CURRENT: Context | None = None
 
 
+def backend_for(device: torch.device | str | None) -> str:
+    """The process group's backend for a run on ``device``: nccl on CUDA, gloo otherwise."""
+    return "nccl" if device is not None and torch.device(device).type == "cuda" else "gloo"
+
+
+def make_deterministic() -> None:
+    """Deterministic cuDNN convolutions (no autotuning) and cuBLAS workspaces, so that every rank
+    repeating the same computation on CUDA gets the same bits (the drift check catches the rest)."""
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # read when cuBLAS first starts
+    torch.backends.cudnn.deterministic = True
+    torch.backends.cudnn.benchmark = False
+
+
 def context(device: torch.device | None = None) -> Context:
     """The current process group, initialised from torchrun's environment on first use
-    (``WORLD_SIZE`` > 1: backend nccl on CUDA, gloo on CPU); a single process otherwise."""
+    (``WORLD_SIZE`` > 1: the backend of ``device``, ``backend_for``); a single process otherwise.
+    Callers pass the run's device on first use; without one the group is gloo's."""
     global _CURRENT
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
         return SINGLE
     if not dist.is_initialized():
-        cuda = device is not None and torch.device(device).type == "cuda"
-        if cuda:
+        backend = backend_for(device)
+        if backend == "nccl":
+            make_deterministic()
             torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
-        dist.init_process_group(backend="nccl" if cuda else "gloo")
+        dist.init_process_group(backend=backend)
         # Tear the group down before the interpreter does: left to exit-time destructors, a gloo
         # group can abort a finished process ("terminate called without an active exception").
         atexit.register(_destroy)
     if _CURRENT is None:
         _CURRENT = Context(dist.get_rank(), dist.get_world_size())
     return _CURRENT
+
+
+def wait_for_all() -> None:
+    """A barrier if this process is in a group (no-op otherwise, and never raises): ranks that stop
+    together wait there until rank 0 has reported why."""
+    if dist.is_initialized():
+        try:
+            dist.barrier()
+        except Exception:  # a rank already gone: nothing left to wait for
+            pass
 
 
 def _destroy() -> None:

@@ -18,6 +18,7 @@ __all__ = [
     "RunDirError",
     "SynsetFormatError",
     "DivergenceError",
+    "RankDriftError",
     "ReportError",
     "WriteError",
     "USER_ERRORS",
@@ -75,7 +76,13 @@ class RunDirError(RuntimeError):
 
 
 class DivergenceError(RuntimeError):
-    """The loss or the images became NaN or infinite; the last good files are kept."""
+    """The loss or the images became NaN or infinite, or the images left the data's range by far
+    (``divergence``); the last good files are kept."""
+
+
+class RankDriftError(RuntimeError):
+    """Under ``torchrun``: the network every process trains identically differs between processes
+    (non-deterministic kernels), so their steps no longer make one set; the last good files are kept."""
 
 
 # ---------------------------------------------------------------------- files and pages
@@ -97,5 +104,6 @@ class WriteError(OSError):
 
 # What the CLI turns into one line and exit status 2.
 USER_ERRORS: tuple[type[BaseException], ...] = (
-    DataError, ConfigError, SynsetFormatError, RunDirError, DivergenceError, ReportError, OSError, ValueError,
+    DataError, ConfigError, SynsetFormatError, RunDirError, DivergenceError, RankDriftError, ReportError, OSError,
+    ValueError,
 )

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import DistillConfig, resolve
-from .data import Dataset, load_dataset
+from .data import Dataset, get_spec, load_dataset
 from .devices import device_from_flag
 from .distill import make_or_resume
 from .distributed import context
@@ -74,6 +74,18 @@ class CellResult:
             return None
         return self.accuracy[model] if model is not None else next(iter(self.accuracy.values()))
 
+    @property
+    def factor(self) -> int:
+        """The multi-formation factor of the cell's sets (1: plain sets, the papers' setting): what
+        its runs recorded, else what its config resolves to."""
+        if self.budget.get("factor"):
+            return int(self.budget["factor"])
+        config = self.cell.config
+        try:
+            return int(resolve(config, flip_ok=get_spec(config.dataset).flip_ok).factor)
+        except Exception:  # a config that cannot resolve here (e.g. a plugin not loaded): what it says
+            return int(config.factor or 1)
+
 
 def cell_dir(out: str | Path, cell: Cell, seed: int) -> Path:
     return Path(out) / "cells" / cell.key / f"seed{seed}"
@@ -113,6 +125,9 @@ def run_grid(
     by_key = {c.key: c for c in cells}
     if len(by_key) != len(cells):
         raise ValueError("cell keys must be unique")
+    # join the process group (under torchrun) with the backend of the cells' device before any
+    # collective: nccl on CUDA, gloo on the CPU, whichever kind of cell comes first or is skipped
+    dist = context(device_from_flag(cells[0].config.device)) if cells else context()
     results = []
     for i, cell in enumerate(cells):
         for seed in seeds:
@@ -129,7 +144,7 @@ def run_grid(
                 make_or_resume(config, run.path, dataset=dataset, progress=False, log=log)
         result = summarize_cell(cell, seeds, out)
         results.append(result)
-        if on_cell is not None and context().is_main:
+        if on_cell is not None and dist.is_main:
             on_cell(result)
     return results
 
@@ -196,6 +211,7 @@ def summarize_cell(cell: Cell, seeds: Sequence[int], out: str | Path) -> CellRes
     if per_seed:
         first = RunDir(cell_dir(out, cell, min(per_seed))).read_json("config.json")
         budget.update({k: first.get(k) for k in ("iterations", "batch_real", "num_eval")})
+        budget["factor"] = int(first.get("factor") or 1)
     if pooled:
         budget["networks"] = len(next(iter(pooled.values()))["runs"])
     return CellResult(cell, sorted(per_seed), pooled, per_seed, seconds, budget)

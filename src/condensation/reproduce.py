@@ -26,6 +26,7 @@ from .data import get_spec
 from .methods import get_method, list_methods
 from .methods.registry import did_you_mean
 from .experiments import Cell, CellResult, run_grid
+from .labels import multi_formation_text, paper_beside, per_class
 from .tables import format_accuracy, pct, write_table
 
 __all__ = ["BUDGETS", "reproduce_methods", "reproduce_cells", "run_reproduce", "write_reproduce"]
@@ -125,22 +126,29 @@ def write_reproduce(results: Sequence[CellResult], out: Path, budget: str, seeds
     headers = ["dataset", "ipc", "method", "ours % (mean ± std)", "paper %", "gap", "seeds × networks", "iterations",
                "batch_real", "init", "time (s)"]
     rows, csv_rows, records = [], [], []
+    multi = [r for r in results if r.factor > 1]
     for r in results:
         main = r.main()
         paper = r.cell.paper
-        gap = None if not (main and paper) else f"{100 * main['mean'] - paper['mean']:+.1f}"
+        factor = r.factor  # a multi-formation cell: the paper's figure (plain sets) is another setting, no gap
+        gap = None if not (main and paper) or factor > 1 else f"{100 * main['mean'] - paper['mean']:+.1f}"
         paper_text = None if not paper else (f"{paper['mean']} ± {paper['std']}" if paper.get("std") is not None else f"{paper['mean']}")
+        paper_text = paper_text and paper_beside(paper_text, r.cell.info["ipc"], factor)
         b, info, c = r.budget, r.cell.info, r.cell.config
         init = c.init if r.cell.kind == "distill" else "–"
         iterations = b.get("iterations") if r.cell.kind == "distill" else "–"
         batch_real = b.get("batch_real") if r.cell.kind == "distill" else "–"
-        rows.append([info["dataset"], info["ipc"], info["method"], format_accuracy(main), paper_text, gap,
+        ipc_text = info["ipc"] if factor <= 1 else per_class(info["ipc"], factor)
+        rows.append([info["dataset"], ipc_text, info["method"], format_accuracy(main), paper_text, gap,
                      f"{b.get('seeds')} × {b.get('num_eval')}", iterations, batch_real, init, f"{r.seconds:.0f}"])
         csv_rows.append([info["dataset"], info["ipc"], info["method"], pct(main and main["mean"]), pct(main and main["std"]),
                          paper and paper["mean"], paper and paper.get("std"), gap, b.get("seeds"), b.get("networks"),
-                         iterations, batch_real, init, round(r.seconds, 1)])
+                         iterations, batch_real, init, round(r.seconds, 1), factor, info["ipc"] * factor**2])
         records.append({"key": r.cell.key, "info": info, "accuracy": r.accuracy, "paper": paper, "seconds": r.seconds,
-                        "budget": b, "kind": r.cell.kind, "init": init,
+                        "budget": b, "kind": r.cell.kind, "init": init, "factor": factor,
+                        "training_images_per_class": info["ipc"] * factor**2,
+                        "paper_setting": None if not paper else ("another setting: the paper's figure is for plain sets"
+                                                                 if factor > 1 else "the paper's setting"),
                         "per_seed": {str(k): v for k, v in r.per_seed.items()}})
     notes = (
         f"Budget '{budget}' (iterations, batch_real and networks per seed as listed), seeds {', '.join(map(str, seeds))}. "
@@ -148,14 +156,22 @@ def write_reproduce(results: Sequence[CellResult], out: Path, budget: str, seeds
         "experiments), in %. Gap: ours − paper, points. Time: condensation plus evaluation, summed over seeds. "
         f"Wall time of this invocation: {wall:.0f} s. Published figures and their sources: published.csv."
     )
+    if multi:
+        f = multi[0].factor
+        notes += (f" Cells whose ipc reads 'stored image' are {multi_formation_text(multi[0].cell.info['ipc'], f)}: "
+                  "the papers' figures are for plain sets, another setting, so no gap is given and the chart leaves "
+                  "them out.")
     write_table(out / "results.md", headers, rows, title="Reproduction: ours beside the papers", notes=notes)
     write_table(out / "results.csv", ["dataset", "ipc", "method", "mean", "std", "paper_mean", "paper_std", "gap",
-                                      "seeds", "networks", "iterations", "batch_real", "init", "seconds"], csv_rows)
+                                      "seeds", "networks", "iterations", "batch_real", "init", "seconds", "factor",
+                                      "training_images_per_class"], csv_rows)
     atomic_write_text(out / "results.json", json.dumps({
         "kind": "reproduce", "budget": budget, "seeds": list(seeds), "wall_seconds": wall, "cells": records,
     }, indent=2) + "\n")
-    labels = [f"{r.cell.info['dataset']} {r.cell.info['ipc']} {r.cell.info['method']}" for r in results]
+    labels = [f"{r.cell.info['dataset']} {r.cell.info['ipc']}{f' (factor {r.factor})' if r.factor > 1 else ''} "
+              f"{r.cell.info['method']}" for r in results]
     ours = [(r.main()["mean"], r.main()["std"]) if r.main() else None for r in results]
-    paper = [((r.cell.paper["mean"] / 100, (r.cell.paper.get("std") or 0) / 100) if r.cell.paper else None) for r in results]
+    paper = [((r.cell.paper["mean"] / 100, (r.cell.paper.get("std") or 0) / 100) if r.cell.paper and r.factor <= 1
+              else None) for r in results]
     if any(o is not None for o in ours):
         paired_bars(out / "plots" / "ours_vs_paper.png", labels, ours, paper, title=f"ours vs paper (budget {budget})")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -26,11 +26,15 @@ from .summary import summarize
 __all__ = ["RunDir", "RunDirError", "RUN_FILES", "EvalKey", "curve_from_ledger"]
 
 # Everything a run writes; ``--overwrite`` removes exactly these (and nothing else a user keeps there).
+# ``selection.json``: what coreset runs of earlier versions wrote.
 RUN_FILES = (
     "config.json", "metrics.jsonl", "evaluations.jsonl", "checkpoint.pt", "synset.pt", "synset.png",
-    "results.json", "report.html",
+    "results.json", "report.html", "selection.json",
 )
 RUN_DIRS = ("grids", "plots")
+# What a run writes into them: the image grids by iteration and the plots of ``plots.plot_run``.
+RUN_GRID = re.compile(r"iter_\d{6,}\.png")
+RUN_PLOTS = ("loss.png", "accuracy.png", "init_vs_result.png")
 
 EvalKey = tuple[str, int, str, int, str]  # (set, iteration, model, index, protocol fingerprint)
 
@@ -96,13 +100,28 @@ class RunDir:
             f"{self.path} already holds {what}; pass --resume to continue it, --overwrite to replace it, or choose another --out"
         )
 
+    def written_files(self) -> list[Path]:
+        """The files in the directory that a run writes (and ``--overwrite`` removes): those named in
+        ``RUN_FILES``, the grids ``grids/iter_NNNNNN.png`` and the plots ``RUN_PLOTS`` in ``plots/``."""
+        files = [self.file(n) for n in RUN_FILES if self.file(n).is_file()]
+        grids, plots = self.file("grids"), self.file("plots")
+        if grids.is_dir():
+            files += sorted(p for p in grids.iterdir() if p.is_file() and RUN_GRID.fullmatch(p.name))
+        files += [plots / n for n in RUN_PLOTS if (plots / n).is_file()]
+        return files
+
     def create(self, overwrite: bool = False) -> None:
-        """Make the directory; with ``overwrite``, first remove the files of a previous run."""
+        """Make the directory; with ``overwrite``, first remove the files a previous run wrote
+        (``written_files``: nothing else, so a user's own files there stay, and ``grids/`` and
+        ``plots/`` go only if that leaves them empty)."""
         if overwrite and self.path.is_dir():
-            for name in RUN_FILES:
-                self.file(name).unlink(missing_ok=True)
+            for path in self.written_files():
+                path.unlink(missing_ok=True)
             for name in RUN_DIRS:
-                shutil.rmtree(self.file(name), ignore_errors=True)
+                try:
+                    self.file(name).rmdir()
+                except OSError:  # absent, or holds files the run did not write
+                    pass
         self.path.mkdir(parents=True, exist_ok=True)
 
     # ------------------------------------------------------------------ files

@@ -44,6 +44,7 @@ from ..data import Dataset, load_dataset
 from ..devices import device_from_flag
 from ..distill import make_or_resume
 from ..evaluate import EvalProtocol, evaluate_synset, protocol_for, summarize
+from ..labels import multi_formation_text, per_class
 from ..methods import get_method, list_methods
 from ..models import canonical_name
 from ..rng import derive_seed, make_generator
@@ -77,6 +78,7 @@ class ContinualResult:
     per_seed: dict[str, dict[int, list[list[float]]]] = field(default_factory=dict)
     classes: dict[int, list[list[int]]] = field(default_factory=dict)
     seconds: dict[str, dict[int, list[float | None]]] = field(default_factory=dict)
+    factors: dict[str, int] = field(default_factory=dict)  # a method's multi-formation factor (1: plain sets)
 
 
 def memory_methods() -> list[str]:
@@ -243,7 +245,7 @@ def _memory(method: str, dataset: Dataset, classes: list[int], ipc: int, seed: i
     folder.mkdir(parents=True, exist_ok=True)
     atomic_write_text(folder / "memory.json", json.dumps(
         {"method": method, "seed": seed, "step": step, "step_seed": s, "classes": classes, "images": len(memory),
-         "seconds": seconds}, indent=2) + "\n")
+         "factor": memory.factor, "seconds": seconds}, indent=2) + "\n")
     memory.save(path)  # last: its presence marks the step's memory as finished
     return memory, True
 
@@ -285,10 +287,12 @@ def collect(out: str | Path, num_classes: int, steps: int, ipc: int, memories: S
     accuracy: dict[str, list[dict | None]] = {}
     per_seed: dict[str, dict[int, list[list[float]]]] = {}
     seconds: dict[str, dict[int, list[float | None]]] = {}
+    factors: dict[str, int] = {}
     for method in memories:
         per_seed[method], seconds[method] = {}, {}
         for seed in seeds:
             run = RunDir(out / method / f"seed{seed}")
+            factors[method] = factors.get(method) or _memory_factor(run.path / "step0")
             runs: list[dict[int, float]] = [{} for _ in range(steps)]
             for r in run.read_evaluations():
                 k, i = int(r.get("iteration", -1)), int(r.get("index", -1))
@@ -301,13 +305,22 @@ def collect(out: str | Path, num_classes: int, steps: int, ipc: int, memories: S
         for k in range(steps):
             pooled = [a for seed in seeds for a in per_seed[method][seed][k]]
             accuracy[method].append(summarize(pooled) if pooled else None)
-    return ContinualResult(out, steps, ipc, seen, accuracy, per_seed, groups, seconds)
+    return ContinualResult(out, steps, ipc, seen, accuracy, per_seed, groups, seconds,
+                           {m: factors.get(m) or 1 for m in memories})
 
 
 def _memory_seconds(folder: Path) -> float | None:
     try:
         return float(json.loads((folder / "memory.json").read_text())["seconds"])
     except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _memory_factor(folder: Path) -> int | None:
+    """The multi-formation factor of a step's memory (None: not built yet)."""
+    try:
+        return int(json.loads((folder / "memory.json").read_text()).get("factor") or 1)
+    except (OSError, ValueError, TypeError):
         return None
 
 
@@ -319,7 +332,10 @@ def write_continual(result: ContinualResult, dataset: str, protocol: EvalProtoco
     from ..plots import line_plot
 
     out, r = result.out, result
-    headers = ["step", "classes seen", "memory (images)", *memories]
+    factor = {m: r.factors.get(m, 1) for m in memories}
+    name = {m: m if factor[m] <= 1 else f"{m} (factor {factor[m]})" for m in memories}  # as the table heads it
+    stored = "memory (stored images)" if max(factor.values()) > 1 else "memory (images)"
+    headers = ["step", "classes seen", stored, *(name[m] for m in memories)]
     rows = [[k + 1, r.classes_seen[k], r.ipc * r.classes_seen[k], *(format_accuracy(r.accuracy[m][k]) for m in memories)]
             for k in range(r.steps)]
     csv_rows = []
@@ -328,7 +344,8 @@ def write_continual(result: ContinualResult, dataset: str, protocol: EvalProtoco
             a = r.accuracy[m][k]
             done_seeds = sum(1 for s in seeds if r.per_seed[m][s][k])
             secs = [x[k] for x in r.seconds[m].values() if x[k] is not None]
-            csv_rows.append([m, k + 1, r.classes_seen[k], r.ipc * r.classes_seen[k], pct(a["mean"]) if a else None,
+            csv_rows.append([m, k + 1, r.classes_seen[k], r.ipc * r.classes_seen[k], factor[m],
+                             r.ipc * factor[m] ** 2 * r.classes_seen[k], pct(a["mean"]) if a else None,
                              pct(a["std"]) if a else None, len(a["runs"]) if a else 0, done_seeds,
                              f"{sum(secs) / len(secs):.1f}" if secs else None])
     cost = ", ".join(
@@ -343,13 +360,19 @@ def write_continual(result: ContinualResult, dataset: str, protocol: EvalProtoco
         f"(augmentation: {protocol.augment!r}).\n\nClasses per step: {orders}.\n\n"
         f"Time spent building memories (all seeds and steps): {cost}."
     )
-    title = f"Continual learning: {dataset}, {r.steps} steps, {r.ipc} image(s) per class"
+    for m in memories:
+        if factor[m] > 1:
+            notes += (f"\n\n{name[m]}: {multi_formation_text(r.ipc, factor[m])}; its memory stores the images counted "
+                      f"above and networks train on {factor[m] ** 2} times as many.")
+    shared = set(factor.values())
+    title = f"Continual learning: {dataset}, {r.steps} steps, {per_class(r.ipc, shared.pop() if len(shared) == 1 else 1)}"
     write_table(out / "continual.md", headers, rows, title=title, notes=notes)
-    write_table(out / "continual.csv", ["method", "step", "classes_seen", "memory_images", "mean", "std", "networks",
-                                        "seeds", "memory_seconds_per_seed"], csv_rows)
+    write_table(out / "continual.csv", ["method", "step", "classes_seen", "memory_images", "factor", "training_images",
+                                        "mean", "std", "networks", "seeds", "memory_seconds_per_seed"], csv_rows)
     data = {
         "kind": "continual", "dataset": dataset, "steps": r.steps, "ipc": r.ipc, "seeds": list(seeds),
         "memories": list(memories), "num_eval": num_eval, "protocol": protocol.describe(),
+        "factors": factor, "training_images_per_class": {m: r.ipc * factor[m] ** 2 for m in memories},
         "classes_seen": r.classes_seen, "classes": {str(s): g for s, g in r.classes.items()},
         "accuracy": {m: r.accuracy[m] for m in memories},
         "per_seed": {m: {str(s): v for s, v in r.per_seed[m].items()} for m in memories},
@@ -362,6 +385,6 @@ def write_continual(result: ContinualResult, dataset: str, protocol: EvalProtoco
     for m in memories:
         pts = [(r.classes_seen[k], a["mean"], a["std"]) for k, a in enumerate(r.accuracy[m]) if a is not None]
         if pts:
-            series.append((m, [p[0] for p in pts], [p[1] for p in pts], [p[2] for p in pts]))
+            series.append((name[m], [p[0] for p in pts], [p[1] for p in pts], [p[2] for p in pts]))
     line_plot(out / "plots" / "continual.png", series, xlabel="classes seen", ylabel="test accuracy on the classes seen",
               title=title, percent=True, integer_x=True)

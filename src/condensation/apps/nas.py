@@ -9,7 +9,8 @@ the test split is never touched):
 * ``condensed`` - the condensed set: ``synset`` (a file) or, by default, one condensed here with
   DSA at ``ipc`` images per class from the training images outside the validation split;
 * ``random`` - random real images of the same size (the images a DSA run with real
-  initialisation starts from);
+  initialisation starts from: for a multi-formation proxy of factor F, F² random real images
+  shrunk into each stored image, the same storage);
 * ``target`` - ``target_size`` random real images per class (default: all of them), trained for
   ``target_epochs``: the ranking the proxies try to predict.
 
@@ -56,6 +57,7 @@ from ..data import Dataset, DatasetSpec, load_dataset
 from ..devices import device_from_flag
 from ..distill import make_or_resume
 from ..evaluate import check_fits, evaluate_synset, protocol_for, summarize
+from ..labels import per_class, random_real_text
 from ..methods import RealPool
 from ..methods.start import make_synset, random_real_set
 from ..rng import make_generator
@@ -169,27 +171,33 @@ def run_nas(
     else:
         sets["condensed"], condense_seconds = _condense(pool, out / "condense", config, say)
     method = str(sets["condensed"].meta.get("method", method))
-    proxy_ipc = sets["condensed"].ipc
+    proxy_ipc, factor = sets["condensed"].ipc, sets["condensed"].factor
     real_pool = RealPool(pool_split.images, pool_split.labels, spec.num_classes, dataset.normalize)
-    sets["random"] = random_real_set(real_pool, proxy_ipc, seed, pool)
+    sets["random"] = random_real_set(real_pool, proxy_ipc, seed, pool, factor=factor)  # the condensed set's storage
     target_idx = (take(pool_split, target_size, spec.num_classes, make_generator(seed, "nas-target"))
                   if target_size is not None else torch.arange(len(pool_split)))
     sets["target"] = make_synset(dataset.normalize(pool_split.images[target_idx]), pool_split.labels[target_idx], spec,
                                  target_size or len(pool_split) // spec.num_classes, {"method": "target", "seed": seed})
     storage = {"condensed": sets["condensed"].images.numel() * 4}  # float32, as saved
-    storage.update({s: sets[s].images.numel() for s in ("random", "target")})  # real pixels: one byte each
-    images = {s: len(sets[s]) for s in SETS}
+    # real pixels: one byte each (random images shrunk into stored images are float32, as the condensed set)
+    storage.update({s: sets[s].images.numel() * (4 if sets[s].factor > 1 else 1) for s in ("random", "target")})
+    images = {s: len(sets[s]) for s in SETS}  # stored images
+    training = {s: len(sets[s]) * sets[s].factor ** 2 for s in SETS}  # what networks train on
 
     protocols = {s: protocol_for("dsa", spec.name, "convnet", strategy=strategy, flip_ok=spec.flip_ok,
                                  epochs=target_epochs if s == "target" else proxy_epochs) for s in SETS}
-    fingerprints = {s: p.fingerprint() for s, p in protocols.items()}
+    # a multi-formation random proxy is another set than the plain one of earlier runs: its own ledger entries
+    fingerprints = {s: p.fingerprint() + (f"|factor{factor}" if s == "random" and factor > 1 else "")
+                    for s, p in protocols.items()}
     kernels = {s: kernels_for(compile, protocols[s].epochs, num_nets, micro_batch, dev) for s in SETS}
     val_images, val_labels = val_split.images.to(dev), val_split.labels.to(dev)
     say(f"architecture search on {_describe(spec)}: {len(archs)} candidates ({len(skipped)} skipped), "
         f"{num_nets} network(s) each on {method} ({images['condensed']} images, {proxy_epochs} epochs), random real "
         f"({images['random']}), target ({images['target']} images, {target_epochs} epochs); ranked on "
         f"{len(val_split)} held-out training images -> {out}")
-    info = {"method": method, "images": images, "storage": storage, "condense_seconds": condense_seconds,
+    info = {"method": method, "images": images, "training_images": training, "factor": factor,
+            "ipc": proxy_ipc, "labels": _set_labels(method, proxy_ipc, factor), "storage": storage,
+            "condense_seconds": condense_seconds,
             "proxy_epochs": proxy_epochs, "target_epochs": target_epochs, "num_nets": num_nets, "top_k": top_k,
             "val_images": len(val_split), "augment": repr(protocols["target"].augment), "seed": seed}
 
@@ -219,6 +227,15 @@ def run_nas(
         if trained:  # tables as the search advances (an interrupted run keeps what finished)
             write()
     return write()
+
+
+def _set_labels(method: str, ipc: int, factor: int) -> dict[str, str]:
+    """How the tables name each training set; a multi-formation proxy says what it stores and what
+    networks train on, and its random-real proxy what it is."""
+    if factor <= 1:
+        return {"condensed": f"condensed ({method})", "random": "random real", "target": "target (real)"}
+    return {"condensed": f"condensed ({method}, {per_class(ipc, factor)})",
+            "random": f"random real ({random_real_text(ipc, factor)})", "target": "target (real)"}
 
 
 def _load_proxy(path: str | Path, spec: DatasetSpec, say: Log) -> SyntheticSet:
@@ -280,6 +297,7 @@ def collect(out: str | Path, archs: Sequence[Architecture], skipped: Sequence[tu
     summary = []
     for s in SETS:
         entry: dict[str, Any] = {"set": s, "images": info["images"][s], "bytes": info["storage"][s],
+                                 "training_images": info.get("training_images", info["images"])[s],
                                  "train_seconds": seconds[s], "condense_seconds": info["condense_seconds"] if s == "condensed" else 0.0,
                                  "candidates": len(complete)}
         if complete:
@@ -302,20 +320,24 @@ def write_nas(result: NasResult, dataset: str, info: Mapping[str, Any]) -> None:
 
     out = result.out
     k = info["top_k"]
-    labels = {"condensed": f"condensed ({info['method']})", "random": "random real", "target": "target (real)"}
+    labels = info.get("labels") or _set_labels(info["method"], info.get("ipc", 1), 1)
+    multi = info.get("factor", 1) > 1
     k = min(k, result.summary[0]["candidates"]) or k
-    headers = ["training set", "images", "storage (bytes)", "Spearman ρ (all)", f"ρ (its top {k})", "top-1 architecture",
-               "its target acc. %", "its target rank", "training time (s)", "condensation (s)"]
+    headers = ["training set", "images", *(["training images"] if multi else []), "storage (bytes)", "Spearman ρ (all)",
+               f"ρ (its top {k})", "top-1 architecture", "its target acc. %", "its target rank", "training time (s)",
+               "condensation (s)"]
     rows, csv_rows = [], []
     for e in result.summary:
         s = e["set"]
-        rows.append([labels[s], e["images"], e["bytes"], _num(e.get("rho")), _num(e.get("rho_top")), e.get("top1_label"),
+        trains = [info["training_images"][s]] if multi else []
+        rows.append([labels[s], e["images"], *trains, e["bytes"], _num(e.get("rho")), _num(e.get("rho_top")), e.get("top1_label"),
                      pct(e.get("top1_target")) if "top1_target" in e else None, e.get("top1_rank"),
                      f"{e['train_seconds']:.0f}", f"{e['condense_seconds']:.0f}" if s == "condensed" else "–"])
         csv_rows.append([s, e["images"], e["bytes"], _num(e.get("rho"), 4), _num(e.get("rho_top"), 4), e.get("top_k"),
                          e.get("top1_name"), pct(e.get("top1_target")) if "top1_target" in e else None,
                          e.get("top1_rank"), pct(e.get("best_target")) if "best_target" in e else None,
-                         f"{e['train_seconds']:.3f}", f"{e['condense_seconds']:.3f}", e["candidates"]])
+                         f"{e['train_seconds']:.3f}", f"{e['condense_seconds']:.3f}", e["candidates"],
+                         e["training_images"]])
     cand_headers = ["architecture", "name", *(f"{labels[s]} %" for s in SETS)]
     cand_rows = [[Architecture(**{f: r[f] for f in PAPER_GRID}).label, r["name"],
                   *(pct(r[s]["mean"]) if r[s] else None for s in SETS)] for r in result.candidates]
@@ -329,6 +351,10 @@ def write_nas(result: NasResult, dataset: str, info: Mapping[str, Any]) -> None:
         f"(ties: average ranks); 'its top {k}' restricts it to the proxy's {k} best. Storage: the condensed set as "
         f"saved (float32), real images as uint8 pixels. Training time: every network of every candidate on that set; "
         f"the condensed proxy also cost its condensation."
+        + (f" The condensed proxy is a multi-formation set (factor {info['factor']}): 'images' counts stored images, "
+           f"networks train on 'training images' (each stored image's {info['factor']}×{info['factor']} tiles, "
+           f"enlarged); the random proxy has the same storage: {random_real_text(info.get('ipc', 1), info['factor'])}."
+           if multi else "")
         + (f"\n\nSkipped {len(result.skipped)} architecture(s) that do not fit the images: {skipped}"
            f"{' ...' if len(result.skipped) > 8 else ''}." if result.skipped else "")
     )
@@ -336,7 +362,8 @@ def write_nas(result: NasResult, dataset: str, info: Mapping[str, Any]) -> None:
             + _md(headers, rows) + "\n\n## Candidates\n\n" + _md(cand_headers, cand_rows) + f"\n\n{notes}\n")
     atomic_write_text(out / "nas.md", text)
     write_table(out / "nas.csv", ["set", "images", "bytes", "spearman", "spearman_top", "top_k", "top1", "top1_target",
-                                  "top1_target_rank", "best_target", "train_seconds", "condense_seconds", "candidates"],
+                                  "top1_target_rank", "best_target", "train_seconds", "condense_seconds", "candidates",
+                                  "training_images"],
                 csv_rows)
     write_table(out / "candidates.csv", ["name", *PAPER_GRID, *(f"{s}_mean" for s in SETS), *(f"{s}_std" for s in SETS)],
                 [[r["name"], *(r[f] for f in PAPER_GRID), *(pct(r[s]["mean"]) if r[s] else None for s in SETS),

@@ -13,7 +13,7 @@ import os
 import sys
 
 from .._version import __version__
-from ..errors import USER_ERRORS, ConfigError
+from ..errors import USER_ERRORS, ConfigError, DivergenceError, RankDriftError
 from ..methods.plugins import load_plugins
 
 __all__ = ["main", "build_parser", "COMMAND_MODULES"]
@@ -72,7 +72,16 @@ def main(argv: list[str] | None = None) -> int:
     except USER_ERRORS as e:
         if os.environ.get("CONDENSATION_DEBUG"):
             raise
-        print(f"condense {args.command}: error: {str(e).strip() or type(e).__name__}", file=sys.stderr)
+        # under torchrun every rank stops with the same message on a divergence or drift (all read the
+        # same gathered numbers): rank 0 says it once, and the others wait until it has (torchrun
+        # ends every rank as soon as one exits)
+        together = isinstance(e, (DivergenceError, RankDriftError))
+        if not (together and os.environ.get("RANK", "0") != "0"):
+            print(f"condense {args.command}: error: {str(e).strip() or type(e).__name__}", file=sys.stderr, flush=True)
+        if together:
+            from ..distributed import wait_for_all
+
+            wait_for_all()
         return 2
 
 

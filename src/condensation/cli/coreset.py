@@ -35,19 +35,24 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..devices import device_from_flag
     from ..distill import distill
+    from ..distributed import context
     from .common import err
     from ..tables import format_accuracy
 
     if args.method is None:
         raise ValueError("--method is required: one of random, herding, kcenter, forgetting")
     config = config_from_args(args)
+    dist = context(device_from_flag(args.device))  # under torchrun: join the process group
     out = args.out
     if out is None:
         if args.resume:
             raise ValueError("--resume needs --out DIR (the run to continue)")
-        out = default_out(args, config.method)
+        out = dist.broadcast(default_out(args, config.method))
     result = distill(config, out, resume=args.resume, overwrite=args.overwrite, cache_dir=args.cache_dir, log=err)
+    if not dist.is_main:
+        return 0
     c = result.config
     print(f"{c.method} {c.dataset}, {c.ipc} image(s)/class, selected in {result.seconds:.0f} s")
     for model, r in result.accuracy.items():

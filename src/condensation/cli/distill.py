@@ -39,6 +39,7 @@ def run(args: argparse.Namespace) -> int:
     from ..devices import device_from_flag
     from ..distill import distill
     from ..distributed import context
+    from ..labels import random_real_text
     from ..tables import format_accuracy
 
     config = config_from_args(args)
@@ -57,7 +58,8 @@ def run(args: argparse.Namespace) -> int:
     for model, r in result.accuracy.items():
         line = f"  {model}: {format_accuracy(r)} over {len(r['runs'])} networks"
         if model in result.baseline:
-            line += f"   (random real images: {format_accuracy(result.baseline[model])})"
+            what = "random real images" if c.factor <= 1 else random_real_text(c.ipc, c.factor)
+            line += f"   ({what}: {format_accuracy(result.baseline[model])})"
         print(line)
     print(f"wrote {result.out}/ (synset.pt, synset.png, config.json, metrics.jsonl, evaluations.jsonl, results.json)")
     return 0

@@ -185,9 +185,14 @@ class SyntheticImages:
         """One optimiser step for a loss computed over all ``classes`` at once (default: this
         process's classes); ``loss_of(classes)`` returns the summed loss. ``extra`` leaf tensors
         (e.g. a learnable learning rate) get their gradients from the same backward pass; the
-        method steps them. Returns the loss detached."""
+        method steps them. Returns the loss detached. With no classes (a process of a run with
+        more processes than classes) nothing is computed, the step is still taken (every process
+        steps together) and the loss is 0."""
         classes = self.classes if classes is None else classes
         self.optimizer.zero_grad(set_to_none=True)
+        if not len(classes):
+            self._step()
+            return self.images.new_zeros(())
         loss = loss_of(classes)
         loss.backward(inputs=[self.images, *extra])
         self._step()
@@ -270,3 +275,9 @@ class Method(ABC):
     def meta(self) -> dict[str, Any]:
         """Plain values saved into the set file's ``meta`` beside the settings (e.g. a learned rate)."""
         return {}
+
+    def fingerprint(self) -> Tensor | None:
+        """A checksum (device scalar) of what every process computed identically in the last
+        iteration, e.g. the network the inner loop trained; under ``torchrun`` the loop stops if
+        the processes' checksums differ. Default: None (nothing to compare)."""
+        return None

@@ -17,6 +17,18 @@ the chosen points closest to the class mean; k-center starts from the point near
 and repeatedly adds the point farthest (in minimum distance) from the chosen set. Forgetting
 (Toneva et al., ICLR 2019) counts how often an example goes from correctly to incorrectly
 classified between consecutive recordings.
+
+Where they differ from the rules' own papers:
+
+* k-center: Sener & Savarese's k-center-greedy (ICLR 2018) grows a set that already holds points
+  (in active learning, the labelled pool, drawn at random); from nothing it needs a first point.
+  Ours takes the DC authors' first point, the one nearest the class mean (their issue #21: the
+  figures we are compared with were made that way), so at ipc 1 k-center and herding pick the
+  same image. Kept deliberately; stated beside the figures (README, docs/results.md).
+* forgetting: as Toneva et al., an example never classified correctly at any recording ranks as
+  forgotten more often than every example that was learned (they count it as forgotten infinitely
+  often). Until this rule was added (issue #28) such examples counted 0 forgetting events, like
+  unforgettable ones; figures made before it say so.
 """
 
 from __future__ import annotations
@@ -88,16 +100,20 @@ def kcenter(features: Tensor, k: int) -> Tensor:
 
 def forgetting_counts(correct_history: Tensor) -> Tensor:
     """Forgetting events per example: how many times it goes from correctly classified at one
-    recording to incorrectly classified at the next.
+    recording to incorrectly classified at the next; an example never classified correctly ranks
+    above all of them.
 
-    correct_history: bool epochs x n (row r: which examples were correct at recording r).
-    Returns LongTensor n. An example never classified correctly has 0 events (Toneva et al. rank
-    such examples as forgotten infinitely often; here they count 0, like an unforgettable one).
+    correct_history: bool recordings x n (row r: which examples were correct at recording r).
+    Returns LongTensor n: the events of every example classified correctly at least once; for an
+    example never classified correctly, the number of recordings R, more than any learned example
+    can reach (at most R // 2 events), standing for Toneva et al.'s "forgotten infinitely often".
     """
     if correct_history.dim() != 2:
         raise ValueError(f"correct_history must be recordings x examples, got shape {tuple(correct_history.shape)}")
     h = correct_history.bool()
-    return (h[:-1] & ~h[1:]).sum(0, dtype=torch.long)
+    events = (h[:-1] & ~h[1:]).sum(0, dtype=torch.long)
+    never = ~h.any(0)
+    return events.masked_fill(never, h.shape[0])
 
 
 def most_forgotten(

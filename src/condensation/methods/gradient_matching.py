@@ -161,6 +161,7 @@ class GradientMatching(Method):
         self.bn_stats = bn_stats
         self.name = name or ("dsa" if self.augment is not None else "dc")
         self.kernels = kernels
+        self._checksum: Tensor | None = None
 
     @classmethod
     def from_setup(cls, setup: Setup, params: GradientMatchingParams) -> "GradientMatching":
@@ -263,9 +264,20 @@ class GradientMatching(Method):
         )
 
     # ------------------------------------------------------------------ one iteration
+    def fingerprint(self) -> Tensor | None:
+        """A checksum of the networks of the last iteration, after each inner loop (every process
+        trains them identically)."""
+        return self._checksum
+
+    @staticmethod
+    def _network_checksum(params: list[Tensor]) -> Tensor:
+        with torch.no_grad():
+            return sum(p.detach().double().sum() + p.detach().double().square().sum() for p in params)
+
     def iteration(self, syn: SyntheticImages, it: int) -> Tensor:
         net = self.fresh_network(it)
         params = [p for p in net.parameters() if p.requires_grad]
+        self._checksum = self._network_checksum(params)
         optimizer = torch.optim.SGD(params, lr=self.lr_net)  # plain SGD, as the authors' current code
         uses_bn = has_batchnorm(net)
         total = syn.images.new_zeros(())
@@ -279,6 +291,7 @@ class GradientMatching(Method):
             if ol == self.outer_loop - 1:
                 break  # the network is not trained after the last update of the iteration
             self.train_network(net, optimizer, syn, it, ol)
+            self._checksum = self._checksum + self._network_checksum(params)
         steps = self.outer_loop * (1 if self.matching == "joint" else self.real.num_classes)
         return total / steps  # the mean distance per matching (classwise: per class and step)
 

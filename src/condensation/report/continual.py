@@ -12,6 +12,7 @@ from ..tables import format_accuracy
 from .files import read_optional
 from .images import HALF_WIDTH, Png
 from .markup import Num, Runs, e, figure, gallery, note, settings_table, table
+from ..labels import multi_formation_text
 from .text import duration, pct_list, per_class, plural, value
 
 __all__ = ["continual_page"]
@@ -40,11 +41,14 @@ def continual_page(d: Path) -> tuple[str, list[str]]:
         return title, body
     seen = list(data.get("classes_seen") or [])
     body.append("<h2>Accuracy per step</h2>")
-    body.append(_accuracy_table(memories, accuracy, seen, ipc))
+    factors = {m: int((data.get("factors") or {}).get(m) or 1) for m in memories}
+    body.append(_accuracy_table(memories, accuracy, seen, ipc, factors))
     body.append(note(f"Test accuracy (%) on the test images of every class seen so far, mean ± std pooled over seeds × "
                      f"networks ({plural(data.get('num_eval'), 'network')} per seed and step). Each step adds "
                      f"{plural(ipc, 'image')} per new class to the memory, made from that step's real images only; a "
-                     "fresh network is trained from scratch on the whole memory."))
+                     "fresh network is trained from scratch on the whole memory."
+                     + "".join(f" {m}: {multi_formation_text(ipc, f)}; the memory column counts its stored images."
+                               for m, f in factors.items() if f > 1)))
     plot = Png.read(d / "plots" / "continual.png")
     if plot:
         body.append(figure(plot, "accuracy on the classes seen against the number of classes seen, one line per "
@@ -59,7 +63,8 @@ def continual_page(d: Path) -> tuple[str, list[str]]:
     return title, body
 
 
-def _accuracy_table(memories: Sequence[str], accuracy: Mapping[str, Sequence[Any]], seen: Sequence[int], ipc: Any) -> str:
+def _accuracy_table(memories: Sequence[str], accuracy: Mapping[str, Sequence[Any]], seen: Sequence[int], ipc: Any,
+                    factors: Mapping[str, int]) -> str:
     rows = []
     for k, n in enumerate(seen):
         cells: list[Any] = [Num(k + 1), Num(n), Num(n * ipc if isinstance(ipc, int) else "–")]
@@ -67,9 +72,10 @@ def _accuracy_table(memories: Sequence[str], accuracy: Mapping[str, Sequence[Any
             a = (accuracy.get(m) or [None] * len(seen))[k]
             cells += [Num(format_accuracy(a)), Num(len(a["runs"]) if a else 0)]
         rows.append(cells)
-    headers = ["step", "classes seen", "memory (images)"]
+    headers = ["step", "classes seen", "memory (stored images)" if max(factors.values(), default=1) > 1 else "memory (images)"]
     for m in memories:
-        headers += [f"{m} %", f"{m} networks"]
+        name = m if factors.get(m, 1) <= 1 else f"{m} (factor {factors[m]})"
+        headers += [f"{name} %", f"{name} networks"]
     return table(headers, rows)
 
 

@@ -36,7 +36,7 @@ def nas_page(d: Path) -> tuple[str, list[str]]:
     finished = summary[0].get("candidates", 0) if summary else 0
     ipc = settings.get("ipc")
     title = (f"Architecture search: {data.get('dataset', settings.get('dataset'))} · "
-             f"{plural(len(candidates), 'candidate')} · proxies of {per_class(ipc)}")
+             f"{plural(len(candidates), 'candidate')} · proxies of {per_class(ipc, int(data.get('factor') or 1))}")
     status = (f"{finished} of {len(candidates)} candidates finished on every training set" if data
               else "no nas.json yet: the tables are written after the first candidate")
     body = [f"<h1>{e(title)}</h1>", note(f"{d} — {status}", "meta"), "<h2>Settings</h2>"]
@@ -46,7 +46,7 @@ def nas_page(d: Path) -> tuple[str, list[str]]:
     body.append(settings_table(shown))
     if not data:
         return title, body
-    labels = _labels(data.get("method"))
+    labels = {**_labels(data.get("method")), **(data.get("labels") or {})}  # a multi-formation proxy's own names
     body.append("<h2>Proxies</h2>")
     body.append(_proxy_table(summary, labels))
     body.append(note(markdown_notes(d / "nas.md")))

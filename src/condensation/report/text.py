@@ -7,6 +7,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ..labels import per_class, plural, random_real_text
+
 __all__ = ["clean", "value", "pct_list", "number", "duration", "size_bytes", "plural", "factor_of", "per_class",
            "random_real_text", "SELECTIONS", "CONDENSATION_ONLY"]
 
@@ -63,11 +65,6 @@ def size_bytes(n: float | None) -> str:
     return f"{n:.0f} B"
 
 
-def plural(n: Any, word: str) -> str:
-    """``1 image``, ``10 images``."""
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
-
-
 def factor_of(*sources: Mapping[str, Any] | None) -> int:
     """The multi-formation factor the first of ``sources`` that names one gives (1 if none does)."""
     for s in sources:
@@ -77,21 +74,6 @@ def factor_of(*sources: Mapping[str, Any] | None) -> int:
             except (TypeError, ValueError):
                 continue
     return 1
-
-
-def per_class(ipc: Any, factor: int = 1) -> str:
-    """``1 image/class``; with multi-formation what is stored and what networks train on:
-    ``1 stored image/class (factor 2: 4 training images/class)``."""
-    if factor <= 1 or not isinstance(ipc, int):
-        return f"{plural(ipc, 'image')}/class"
-    return f"{plural(ipc, 'stored image')}/class (factor {factor}: {plural(ipc * factor**2, 'training image')}/class)"
-
-
-def random_real_text(ipc: Any, factor: int = 1) -> str:
-    """What the random-real baseline is, for a set of ``ipc`` (stored) images per class."""
-    if factor <= 1:
-        return f"{plural(ipc, 'random real image')} per class"
-    return f"{factor**2} random real images shrunk into each stored image ({plural(ipc, 'stored image')} per class)"
 
 
 # Coreset rules (``coreset.CORESET_METHODS``; a test keeps the two equal): a run of one of these
