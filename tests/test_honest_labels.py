@@ -11,7 +11,6 @@ import json
 from pathlib import Path
 
 import pytest
-import torch
 
 from condensation.ablation import augmentation_cells, write_ablation
 from condensation.config import DistillConfig, resolve

@@ -239,7 +239,7 @@ def _select(p: Prepared, overwrite: bool, say: Callable[[str], None], cache_dir:
     Under ``torchrun`` rank 0 selects (or reads back) and sends the set to the other ranks, so one
     feature network is trained and every rank evaluates the same set; the evaluation networks are
     split across ranks as for a condensed set."""
-    config, dataset, device, run, state, dist = p.config, p.dataset, p.device, p.run, p.state, p.dist
+    config, dataset, device, run, dist = p.config, p.dataset, p.device, p.run, p.dist
     payload = None
     if dist.is_main:
         try:
