@@ -113,6 +113,9 @@ def _summary(f: RunFiles) -> str:
                 ["evaluation time", Num(duration(eval_seconds))]]
         if f.metrics and "loss" in f.metrics[-1]:
             rows.append(["last matching loss", Num(f"{f.metrics[-1]['loss']:.4g}")])
+        learned = (res.get("meta") or {}).get("lr")
+        if learned is not None:  # trajectory matching: the evaluation networks trained with it
+            rows.append(["learned learning rate", Num(f"{learned:.4g}")])
     if f.results is not None:
         rows += [["seed", Num(res.get("seed"))], ["version", res.get("version", "–")]]
     return kv_table(rows)
