@@ -14,7 +14,7 @@ from PIL import Image
 
 from condensation.cli import main
 from condensation.data import get_spec
-from condensation.evaluate import evaluate_file
+from condensation.assess import evaluate_file
 from condensation.formats import (
     EXPORT_FORMATS,
     detect_format,

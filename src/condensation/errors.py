@@ -20,6 +20,7 @@ __all__ = [
     "DivergenceError",
     "ReportError",
     "WriteError",
+    "RunInterrupted",
     "USER_ERRORS",
 ]
 
@@ -76,6 +77,15 @@ class RunDirError(RuntimeError):
 
 class DivergenceError(RuntimeError):
     """The loss or the images became NaN or infinite; the last good files are kept."""
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """A run stopped by Ctrl-C (SIGINT) or SIGTERM. The message says where it stopped, what is
+    kept and how to continue; ``status`` is the exit status (130 for SIGINT, 143 for SIGTERM)."""
+
+    def __init__(self, message: str, status: int = 130):
+        super().__init__(message)
+        self.status = status
 
 
 # ---------------------------------------------------------------------- files and pages
