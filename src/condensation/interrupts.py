@@ -121,7 +121,8 @@ class StopRequest:
         else:
             kept = f"the checkpoint at iteration {self.checkpoint}/{self.iterations} is kept"
         return (f"interrupted during the {what}; {kept} in {run.path}: continue with "
-                f"'condense {self.command} --out {run.path} --resume' and the same settings")
+                f"'condense {self.command} --out {run.path} --resume' and the same settings "
+                "(from Python: distill(config, out, resume=True))")
 
 
 def _discard(run: RunDir, folder_is_new: bool) -> None:

@@ -78,12 +78,12 @@ class Evaluator:
 
         def record(model: str, k: int, acc: float, secs: float) -> None:
             trained[(model, k)] = acc
+            if self.run is not None and self.dist.is_main:  # in the ledger before it is announced
+                self._append(set_name, iteration, model, k, acc, round(secs, 3))
             if watch is not None:
                 watch.network(model, k, c.num_eval, acc, secs)
             else:
                 self.log(f"  {label} {model} #{k + 1}/{c.num_eval}: {100 * acc:.2f}% ({secs:.0f} s)")
-            if self.run is not None and self.dist.is_main:
-                self._append(set_name, iteration, model, k, acc, round(secs, 3))
 
         try:
             return self._evaluate(synset, set_name, iteration, done, trained, record, watch)
