@@ -90,7 +90,7 @@ def main() -> None:
     parser.add_argument("--batch-real", type=int, default=64, help="real images per class per match (the fast preset's 64)")
     parser.add_argument("--iterations", type=int, default=3, help="iterations per case: the first, then the steady ones")
     parser.add_argument("--eval-epochs", type=int, default=2, help="epochs of the short evaluation network")
-    parser.add_argument("--num-eval", type=int, default=1, help="networks the evaluation would train (for compile auto)")
+    parser.add_argument("--num-eval", type=int, default=5, help="networks the evaluation would train (for compile auto)")
     parser.add_argument("--cases", default="eager,cold,warm,auto", help="comma-separated: " + ", ".join(CASES))
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()

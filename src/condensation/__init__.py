@@ -11,8 +11,8 @@ A first run, a few minutes on a 2-core CPU (``ipc``, ``iterations`` and ``num_ev
     import condensation
     from condensation import DistillConfig, distill
 
-    config = DistillConfig(dataset="fashion-mnist", method="dm", ipc=1, iterations=100, num_eval=2, eval_epochs=300)
-    result = distill(config, out="runs/fm1")      # the run folder: synset.pt, results.json, plots/, grids/, ...
+    config = DistillConfig(dataset="fashion-mnist", ipc=1, iterations=30, batch_real=64, num_eval=2, eval_epochs=300)
+    result = distill(config, out="runs/fm1")      # DSA; the run folder: synset.pt, results.json, plots/, grids/, ...
     print(result.accuracy, result.baseline)        # {model: {"mean", "std", "runs"}}: fractions
     print(condensation.evaluate("runs/fm1/synset.pt", models=["convnet", "mlp"], num_eval=2, epochs=300))
 
