@@ -38,7 +38,7 @@ def _distill(toy_npz, *extra):
     return ["distill", "--dataset", f"npz:{toy_npz}", *FAST, *extra]
 
 
-def case(id_, tmp, toy_npz):
+def case(id_, tmp, toy_npz, monkeypatch=None):
     """(argv, the directory that must not appear, expected exit status) for row ``id_``."""
     out = tmp / "out"
     d = lambda *extra: _distill(toy_npz, "--out", str(out), *extra)  # noqa: E731
@@ -46,6 +46,10 @@ def case(id_, tmp, toy_npz):
         return ["distill", "--dataset", "imagenet", "--out", str(out)], out
     if id_ == "unknown-model":
         return d("--model", "transformer"), out
+    if id_ == "misspelt-model":
+        return d("--model", "convnt"), out
+    if id_ == "misspelt-method":
+        return d("--method", "dsaa"), out
     if id_ == "unknown-method":
         return d("--method", "kip"), out
     if id_ == "unknown-op":
@@ -91,9 +95,17 @@ def case(id_, tmp, toy_npz):
         other = write_toy_npz(tmp / "other.npz", classes=4, size=12)
         return ["evaluate", str(_toy_set(tmp, toy_npz)), "--dataset", f"npz:{other}", "--num-eval", "1"], out
     if id_ == "out-not-empty":
+        assert main(d()) == 0
+        return d(), None
+    if id_ == "out-other-files":
         out.mkdir()
         (out / "notes.txt").write_text("mine")
         return d(), None
+    if id_ == "out-unstarted" or id_ == "resume-unstarted":  # what a SIGKILL before the first checkpoint leaves
+        out.mkdir()
+        (out / "config.json").write_text("{}")
+        (out / "metrics.jsonl").write_text('{"iteration": 1, "loss": 1.0}\n')
+        return d(*(("--resume",) if id_ == "resume-unstarted" else ())), None
     if id_ == "out-unwritable":
         return _distill(toy_npz, "--out", "/proc/condense-run"), Path("/proc/condense-run")
     if id_ == "resume-nothing":
@@ -125,6 +137,12 @@ def case(id_, tmp, toy_npz):
         return ["distill", "--dataset", f"npz:{toy_npz}", "--method", "dsa", "--lr-img", "1e12", "--iterations", "5",
                 *FAST[:2], "--batch-real", "16", "--num-eval", "0", "--compile", "off", "--quiet",
                 "--out", str(out)], None
+    if id_ == "log-missing":
+        import importlib.util
+
+        real = importlib.util.find_spec
+        monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "tensorboard" else real(name, *a))
+        return d("--log", "tensorboard"), out
     if id_ == "report-wrong-dir":
         (tmp / "notes").mkdir()
         return ["report", str(tmp / "notes")], None
@@ -143,7 +161,7 @@ def test_every_row_has_a_case_and_every_case_a_row():
 @pytest.mark.parametrize("id_", [i for i in ROWS if i != "ctrl-c"])
 def test_row(id_, tmp_path, toy_npz, capsys, data_env, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    argv, must_not_exist = case(id_, tmp_path, toy_npz)
+    argv, must_not_exist = case(id_, tmp_path, toy_npz, monkeypatch)
     capsys.readouterr()
     try:
         code = main(argv)

@@ -14,7 +14,7 @@ from PIL import Image
 
 from condensation.cli import main
 from condensation.data import get_spec
-from condensation.evaluate import evaluate_file
+from condensation.assess import evaluate_file
 from condensation.formats import (
     EXPORT_FORMATS,
     detect_format,
@@ -322,7 +322,7 @@ def test_cli_evaluates_an_authors_mnist_file_with_the_dataset_from_its_name(caps
     path = write_authors_file(tmp_path / "res_DC_MNIST_ConvNet_1ipc.pt", [make_set(spec, ipc=1, shuffle=False)])
     code, out, err = run(capsys, "evaluate", path, "--data-dir", MNIST_DIR, "--models", "mlp", "--num-eval", "1", "--epochs", "2", "--compile", "off", "--device", "cpu")
     assert code == 0, err
-    assert out.startswith("mlp: ") and "over 1 networks" in out
+    assert out.startswith("mlp: ") and "over 1 network" in out
     assert "crop_scale_rotate" in err  # the DC protocol (from the file name) on MNIST (from the file name)
 
 

@@ -136,7 +136,7 @@ def test_the_registry_refuses_what_it_cannot_describe():
         register_method("bad", object, params=Undocumented, lr_img=0.1)
     with pytest.raises(ValueError, match="already registered"):
         register_method("dsa", object, params=get_method("dsa").params, lr_img=0.1)
-    with pytest.raises(ConfigError, match=r"allowed: dsa, dc, dm.*\(did you mean 'dsa'\?\)"):
+    with pytest.raises(ConfigError, match=r"invalid method 'dsaa' \(did you mean 'dsa'\?\); allowed: dsa, dc, dm"):
         get_method("dsaa")
     assert find_method("bad") is None
 

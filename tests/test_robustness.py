@@ -141,7 +141,7 @@ def test_resume_without_a_checkpoint_refuses_and_deletes_nothing(toy_dataset, tm
     run = tmp_path / "run"
     run.mkdir()
     (run / "metrics.jsonl").write_text('{"iteration": 1, "loss": 1.0}\n')
-    with pytest.raises(RunDirError, match="no checkpoint"):
+    with pytest.raises(RunDirError, match="nothing to resume"):
         distill(DistillConfig(iterations=2, **TINY), run, resume=True, dataset=toy_dataset, **quiet)
     assert (run / "metrics.jsonl").read_text() == '{"iteration": 1, "loss": 1.0}\n'
 

@@ -21,6 +21,7 @@ from .augment import default_strategy, parse_strategy
 from .errors import ConfigError
 from .evaluate import expand_models, protocol_names
 from .kernels import COMPILE_MODES
+from .live import LIVE_LOGS
 from .methods import get_method, list_methods
 from .methods.gradient_matching import MATCHINGS, loops_for_ipc  # noqa: F401  (public here since before the registry)
 from .methods.registry import find_method, preset_names
@@ -74,6 +75,7 @@ class DistillConfig:
     data_dir: str | None = setting(None, metavar="DIR", resumable=True, help="where dataset files are (searched before $CONDENSATION_DATA, the user cache and system locations)")
     checkpoint_every: int = setting(10, kind=POSITIVE_INT, cli=False, resumable=True, condense_only=True, help="iterations between checkpoints")
     compile: str = setting("auto", choices=COMPILE_MODES, resumable=True, help="torch.compile the first-order paths (auto: when the run is long enough; see README, Performance)")
+    live_log: str | None = setting(None, choices=LIVE_LOGS, flag="--log", metavar="{tensorboard,wandb}", resumable=True, help="stream the loss, accuracies and image grids while the run works: tensorboard (into OUT/tensorboard/; view with 'tensorboard --logdir OUT') or wandb (project condensation); needs that package installed (default: off)")
     micro_batch: int | None = setting(None, kind=COUNT, resumable=True, help="images per micro-batch of first-order compute (default: 32 on CPU, whole batches on GPU; 0: whole batches)")
     params: dict[str, Any] = field(default_factory=dict)  # the method's hyper-parameters, by name
 

@@ -20,19 +20,22 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from tqdm.auto import tqdm
 
 from .config import DistillConfig, lr_factor, method_params_of
 from .data import Dataset
 from .divergence import check_iteration, image_limit
-from .errors import DivergenceError, RankDriftError, RunDirError
-from .kernels import Kernels, resolve_micro_batch, should_compile
+from .errors import DivergenceError, RankDriftError, RunDirError, RunInterrupted
+from .interrupts import StopRequest
+from .kernels import Kernels, compile_cache_dir, resolve_micro_batch, should_compile
+from .live import open_live_log
 from .ledger import DistillResult, Evaluator, format_results, results_json
 from .memory import format_memory, peak_memory
 from .methods import SyntheticImages, build_method, get_method
+from .methods.registry import find_method
 from .methods.start import initial_images, make_synset, random_real_set
 from .plots import plot_run
 from .preparation import Prepared, prepare
+from .progress import RunProgress, progress_mode
 from .runs import RunDir, curve_from_ledger
 from .synset import SyntheticSet
 from .viz import save_grid
@@ -78,11 +81,36 @@ def distill(
 
     A method that selects real images (a coreset, ``kind="select"``) writes the same run folder:
     ``cache_dir`` is where its feature network is cached (default: the user cache).
+
+    Ctrl-C or SIGTERM during an iteration finishes it, writes a checkpoint and raises
+    ``RunInterrupted`` (a ``KeyboardInterrupt``) saying how to continue; a second one stops at
+    once. A run stopped before its first checkpoint is cleared, so a plain rerun starts afresh.
     """
+    spec = find_method(config.method)
+    command = "coreset" if spec is not None and not spec.condenses else "distill"
+    say = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+    with StopRequest(out, resume, command, say=say) as stop:
+        try:
+            return _distill(config, out, resume=resume, overwrite=overwrite, dataset=dataset, progress=progress,
+                            log=log, cache_dir=cache_dir, stop=stop)
+        except RunInterrupted:
+            raise
+        except KeyboardInterrupt:
+            raise stop.interrupted() from None
+        finally:
+            stop.live.close()
+
+
+def _distill(config: DistillConfig, out: str | Path | None, *, resume: bool, overwrite: bool, dataset: Dataset | None,
+             progress: bool | str, log: Callable[[str], None] | None, cache_dir: str | Path | None,
+             stop: StopRequest) -> DistillResult:
     p = prepare(config, out, resume=resume, overwrite=overwrite, dataset=dataset)
     say = (log or (lambda msg: print(msg, file=sys.stderr, flush=True))) if p.dist.is_main else (lambda msg: None)
+    stop.say, stop.writes = say, p.dist.is_main
+    if p.state is not None:
+        stop.checkpoint = int(p.state["iteration"])
     if not get_method(p.config.method).condenses:
-        return _select(p, overwrite, say, cache_dir)
+        return _select(p, overwrite, say, cache_dir, stop)
     config, dataset, pool, device, run, state, dist = p.config, p.dataset, p.pool, p.device, p.run, p.state, p.dist
     main = dist.is_main
     spec = dataset.spec
@@ -93,6 +121,7 @@ def distill(
     method = build_method(config, pool, spec.channels, tuple(spec.image_size), kernels, dataset)  # may refuse: before any write
     if run is not None and main:
         run.create(overwrite=overwrite)
+        stop.owns_files = state is None
         run.write_json("config.json", config.to_dict())  # a resume may change iterations, networks, ...
         if state is None:
             run.metrics_path.unlink(missing_ok=True)
@@ -117,6 +146,12 @@ def distill(
         losses = [r["loss"] for r in run.read_metrics() if "loss" in r]
         say(f"resuming {run.path} at iteration {start}/{config.iterations}")
     evaluator = Evaluator(config, dataset, device, run, dist, say)
+    report = evaluator.progress = RunProgress(config, dataset, device, say, progress_mode(progress), evaluator.protocols,
+                                              dist.networks(config.num_eval), start, main)
+    if run is not None:
+        report.forget(run.read_evaluations())
+    report.start_line(run.path if run else None, kernels.compile, compile_cache_dir() if kernels.compile else None)
+    live = stop.live = open_live_log(config.live_log if main else None, run.path if run else None, config.to_dict())
 
     def meta(iteration: int) -> dict[str, Any]:
         return {"method": config.method, "iteration": iteration, "config": config.to_dict(), "seed": config.seed,
@@ -142,18 +177,15 @@ def distill(
             })
             snapshot(done).save(run.file("synset.pt"))
         last_saved, last_saved_at = done, time.monotonic()
+        stop.checkpoint = done
 
     if run is not None and main and start == 0 and config.iterations > 0:
         save_grid(snapshot(0), run.grid_path(0))
+        live.images("synthetic images", snapshot(0), 0)
 
-    if progress is True:
-        progress = "bar" if sys.stderr.isatty() else "lines"
-    bar = tqdm(
-        range(start, config.iterations), initial=start, total=config.iterations,
-        desc=f"{config.method} {spec.name} ipc={config.ipc}", unit="it", disable=not (progress == "bar" and main),
-        dynamic_ncols=True, file=sys.stderr,
-    )
-    log_every = max(1, config.iterations // 20)
+    bar = report.iteration_bar(f"{config.method} {spec.name} ipc={config.ipc}")
+    stop.iterations = config.iterations
+    stop.enter("iterations")  # Ctrl-C: finish the iteration, checkpoint it, then stop
     limit = image_limit(spec.mean, spec.std)  # images beyond it have diverged (see divergence)
     for it in bar:
         t0 = time.perf_counter()
@@ -173,23 +205,30 @@ def distill(
             raise
         elapsed += seconds
         losses.append(loss)
-        bar.set_postfix(loss=f"{loss:.4f}", s_per_it=f"{seconds:.1f}")
-        if progress == "lines" and (done % log_every == 0 or done == config.iterations):
-            left = (config.iterations - done) * elapsed / max(1, done - start) if done > start else 0
-            say(f"iteration {done}/{config.iterations}: loss {loss:.4f} ({seconds:.1f} s/it, about {left / 60:.0f} min left)")
+        report.iteration(done, loss, seconds)
+        live.scalar("loss", loss, done)
+        live.scalar("seconds per iteration", seconds, done)
         if run is not None and main:
             run.append_metrics({"iteration": done, "loss": loss, "seconds": seconds})
         at_eval = bool(config.eval_every and done % config.eval_every == 0 and done < config.iterations and config.num_eval)
-        # every process must agree on a checkpoint (it gathers the momentum): rank 0's clock decides
-        due = done % config.checkpoint_every == 0 or dist.broadcast(time.monotonic() - last_saved_at >= CHECKPOINT_SECONDS)
-        if due or done == config.iterations or at_eval:
+        # every process must agree on a checkpoint (it gathers the momentum) and on stopping: rank 0 decides
+        late, stopping = dist.broadcast((time.monotonic() - last_saved_at >= CHECKPOINT_SECONDS, bool(stop.requested)))
+        due = done % config.checkpoint_every == 0 or late
+        if due or done == config.iterations or at_eval or stopping:
             checkpoint(done)
+        if stopping:
+            bar.close()
+            raise stop.interrupted()
         if at_eval:
+            stop.enter("evaluation")
             current = snapshot(done)
             if run is not None and main:
                 save_grid(current, run.grid_path(done))
+            live.images("synthetic images", current, done)
             acc = evaluator(current, "synset", done, f"iteration {done}")
             say(f"iteration {done}: {format_results(acc)}")
+            live.accuracy("accuracy", acc, done)
+            stop.enter("iterations")
     bar.close()
 
     synset = snapshot(config.iterations)
@@ -198,12 +237,16 @@ def distill(
         save_grid(synset, run.file("synset.png"))
         if config.iterations > 0:
             save_grid(synset, run.grid_path(config.iterations))
+            live.images("synthetic images", synset, config.iterations)
     result = DistillResult(synset=synset, config=config, seconds=elapsed, out=run.path if run else None, losses=losses)
+    stop.enter("evaluation")
     if config.num_eval:
         result.accuracy = evaluator(synset, "synset", config.iterations, config.method)
+        live.accuracy("accuracy", result.accuracy, config.iterations)
         if config.baseline:
             baseline_set = random_real_set(pool, config.ipc, config.seed, dataset, factor=config.factor)
             result.baseline = evaluator(baseline_set, "random_real", 0, "random real")
+            live.accuracy("random real accuracy", result.baseline, config.iterations)
     result.memory = peak_memory(device)
     say(format_memory(result.memory))
     if run is not None:
@@ -231,7 +274,8 @@ def _drift_message(iteration: int, drift: float, last_saved: int, run: RunDir | 
             f"non-deterministic kernels are the likely cause: run on one process{kept}")
 
 
-def _select(p: Prepared, overwrite: bool, say: Callable[[str], None], cache_dir: str | Path | None) -> DistillResult:
+def _select(p: Prepared, overwrite: bool, say: Callable[[str], None], cache_dir: str | Path | None,
+            stop: StopRequest) -> DistillResult:
     """A selection method's run: select (or, resumed, read back the selected set), write the run
     folder as a condensation does (config.json, synset.pt, synset.png, checkpoint.pt with the
     selection's seconds, results.json), and evaluate it into the ledger.
@@ -240,6 +284,7 @@ def _select(p: Prepared, overwrite: bool, say: Callable[[str], None], cache_dir:
     feature network is trained and every rank evaluates the same set; the evaluation networks are
     split across ranks as for a condensed set."""
     config, dataset, device, run, dist = p.config, p.dataset, p.device, p.run, p.dist
+    stop.enter("selection")
     payload = None
     if dist.is_main:
         try:
@@ -259,9 +304,11 @@ def _select(p: Prepared, overwrite: bool, say: Callable[[str], None], cache_dir:
             synset.save(run.file("synset.pt"))
             save_grid(synset, run.file("synset.png"))
             run.save_checkpoint({"iteration": 0, "seconds": seconds, "config": config.to_dict(), "compiled": False})
+            stop.owns_files, stop.checkpoint = True, 0
         run.write_json("config.json", config.to_dict())
     dist.barrier()
     result = DistillResult(synset=synset, config=config, seconds=seconds, out=run.path if run else None)
+    stop.enter("evaluation")
     if config.num_eval:
         result.accuracy = Evaluator(config, dataset, device, run, dist, say)(synset, "synset", 0, config.method)
     result.memory = peak_memory(device)

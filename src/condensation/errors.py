@@ -21,6 +21,7 @@ __all__ = [
     "RankDriftError",
     "ReportError",
     "WriteError",
+    "RunInterrupted",
     "USER_ERRORS",
 ]
 
@@ -83,6 +84,15 @@ class DivergenceError(RuntimeError):
 class RankDriftError(RuntimeError):
     """Under ``torchrun``: the network every process trains identically differs between processes
     (non-deterministic kernels), so their steps no longer make one set; the last good files are kept."""
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """A run stopped by Ctrl-C (SIGINT) or SIGTERM. The message says where it stopped, what is
+    kept and how to continue; ``status`` is the exit status (130 for SIGINT, 143 for SIGTERM)."""
+
+    def __init__(self, message: str, status: int = 130):
+        super().__init__(message)
+        self.status = status
 
 
 # ---------------------------------------------------------------------- files and pages

@@ -9,11 +9,12 @@ which get 1000 epochs with the classic augmentation.
 
 Network k of model M is initialised from the stream ``(seed, "eval-net", M, k)`` whatever set it
 is trained on, so a synthetic set and a baseline evaluated with one seed face the same networks.
+The one call, a set or a file in and results out, is ``condensation.evaluate_set`` (``assess.py``),
+which calling this module also runs: ``condensation.evaluate("runs/x/synset.pt")``.
 """
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -24,10 +25,10 @@ from .augment import DSA, ClassicAugment, default_strategy
 from .kernels import EAGER, Kernels, resolve_micro_batch
 from .methods.registry import find_method, list_methods
 from .models import build_model
-from .models.pools import EVAL_POOLS, POOL_NAMES, expand_models  # noqa: F401  (public here too)
+from .pools import EVAL_POOLS, POOL_NAMES, expand_models  # noqa: F401  (public here too)
 from .rng import make_generator
 from .summary import summarize
-from .synset import SyntheticSet, learned_lr
+from .synset import SyntheticSet
 from .train import Augment, accuracy, fit
 
 __all__ = [
@@ -36,7 +37,7 @@ __all__ = [
     "evaluate_synset",
     "evaluate_model",
     "evaluate_on",
-    "evaluate_file",
+    "eval_kernels",
     "summarize",
     "EVAL_POOLS",
     "expand_models",
@@ -145,8 +146,10 @@ def evaluate_model(
     index: int,
     device: torch.device,
     kernels: Kernels = EAGER,
+    on_epoch: Callable[[], None] | None = None,
 ) -> float:
-    """Train network number ``index`` of ``model`` on ``synset`` and return its test accuracy."""
+    """Train network number ``index`` of ``model`` on ``synset`` and return its test accuracy
+    (``on_epoch()`` after every training epoch: a progress bar)."""
     synset = synset.decoded()  # the training images (a no-op for a plain or already decoded set)
     net = build_model(
         model,
@@ -169,6 +172,7 @@ def evaluate_model(
         generator=make_generator(seed, "eval-train", model, index),
         lr_drop_epoch=protocol.epochs // 2 or None,  # a 1-epoch run never drops
         kernels=kernels,
+        on_epoch=on_epoch,
     )
     return float(accuracy(net, test_images, test_labels, normalize, kernels=kernels))
 
@@ -192,6 +196,7 @@ def evaluate_synset(
     kernels: Kernels = EAGER,
     done: Mapping[tuple[str, int], float] | None = None,
     indices: Sequence[int] | None = None,
+    on_epoch: Callable[[], None] | None = None,
 ) -> dict[str, dict]:
     """Evaluate ``synset`` with ``num_eval`` fresh networks of each model.
 
@@ -200,7 +205,8 @@ def evaluate_synset(
     (progress output, the run's ledger); ``done`` maps ``(model, index)`` to accuracies already
     paid for, which are reused instead of retrained; ``indices`` restricts training to those
     network numbers (a shard of a distributed evaluation; the others must be in ``done`` or are
-    left out). ``kernels`` may hold compiled training and test paths.
+    left out). ``kernels`` may hold compiled training and test paths; ``on_epoch()`` is called after
+    every training epoch of every network.
     Returns ``{model: {"mean", "std", "runs"}}`` with accuracies as fractions, runs in index order.
     """
     device = torch.device(device)
@@ -219,7 +225,7 @@ def evaluate_synset(
             start = time.perf_counter()
             acc = evaluate_model(
                 synset, model, test_images, test_labels, normalize, protocol, seed=seed, index=k, device=device,
-                kernels=kernels,
+                kernels=kernels, on_epoch=on_epoch,
             )
             runs[k] = acc
             if on_network is not None:
@@ -227,6 +233,24 @@ def evaluate_synset(
         if runs:
             results[model] = summarize([runs[k] for k in sorted(runs)])
     return results
+
+
+COMPILE_TRAIN_STEPS, COMPILE_MIN_BATCH, COMPILE_TEST_NETWORKS = 2000, 64, 2  # see eval_kernels
+
+
+def eval_kernels(compile: str, networks: int, protocol: EvalProtocol, train_images: int, test_images: int,
+                 micro_batch: int | None) -> Kernels:
+    """The kernels an evaluation of ``networks`` networks uses: ``compile`` on/off as given. Auto
+    (measured, docs/results.md, issue #30) compiles training only where it pays back: at least
+    ``COMPILE_TRAIN_STEPS`` steps on batches of ``COMPILE_MIN_BATCH`` images or more (on the 10
+    images of an ipc-1 set a compiled step is no faster, and compiling costs tens of seconds with a
+    cold cache); and the test pass from ``COMPILE_TEST_NETWORKS`` networks on (compiled, a pass over
+    Fashion-MNIST's 10,000 test images took 9 s against 15 s; compiling it costs about 7 s with a
+    cold cache, under a second with a warm one)."""
+    batch = min(train_images, protocol.batch_size)
+    steps = networks * protocol.epochs * -(-train_images // protocol.batch_size)
+    train = steps >= COMPILE_TRAIN_STEPS and batch >= COMPILE_MIN_BATCH
+    return Kernels.for_mode(compile, train, micro_batch, test_worth_it=networks >= COMPILE_TEST_NETWORKS)
 
 
 def evaluate_on(
@@ -244,120 +268,30 @@ def evaluate_on(
     on_model: Callable[[dict[str, dict]], None] | None = None,
     done: Mapping[tuple[str, int], float] | None = None,
     indices: Sequence[int] | None = None,
+    on_epoch: Callable[[], None] | None = None,
 ) -> dict[str, dict]:
     """Evaluate ``synset`` on ``dataset``'s test split (already on ``device``) for every model,
     each with its own protocol ``protocol_of(model)``.
 
     ``compile`` (auto/on/off) and ``micro_batch`` (None: the device's default, 0: whole batches)
-    choose the kernels; ``done`` / ``indices`` / ``on_network`` as in ``evaluate_synset``;
+    choose the kernels; ``done`` / ``indices`` / ``on_network`` / ``on_epoch`` as in ``evaluate_synset``;
     ``on_model(results_so_far)`` is called after each model.
     """
     device = torch.device(device)
     results: dict[str, dict] = {}
+    train_images = synset.decoded().images.shape[0]
     for model in models:
         protocol = protocol_of(model)
-        kernels = Kernels.for_mode(compile, num_eval * protocol.epochs >= 2000, resolve_micro_batch(micro_batch, device))
+        networks_here = num_eval if indices is None else len(set(indices))
+        kernels = eval_kernels(compile, networks_here, protocol, train_images, dataset.test.labels.shape[0],
+                               resolve_micro_batch(micro_batch, device))
         results.update(
             evaluate_synset(
                 synset, dataset.test.images, dataset.test.labels, dataset.normalize, models=[model],
                 num_eval=num_eval, protocol=protocol, seed=seed, device=device, on_network=on_network, kernels=kernels,
-                done=done, indices=indices,
+                done=done, indices=indices, on_epoch=on_epoch,
             )
         )
         if on_model is not None:
             on_model(results)
     return results
-
-
-def evaluate_file(
-    path: str | os.PathLike,
-    *,
-    models: Sequence[str] = ("S",),
-    num_eval: int = 5,
-    epochs: int | None = None,
-    protocol: str = "auto",
-    strategy: str | None = None,
-    seed: int = 0,
-    device: str = "auto",
-    data_dir: str | None = None,
-    dataset=None,
-    dataset_name: str | None = None,
-    experiment: int | None = None,
-    compile: str = "auto",
-    micro_batch: int | None = None,
-    lr: float | None = None,
-    on_model: Callable[[dict[str, dict]], None] | None = None,
-    log: Callable[[str], None] | None = None,
-) -> dict[str, dict]:
-    """Evaluate a synthetic-set file with the protocol of the method that made it (``protocol``
-    "auto"), or the one named (dsa, dc, dm, random). ``models`` may name pools (see
-    ``expand_models``; ``S`` is the set's own network without BatchNorm). A set condensed with DSA
-    is evaluated with the strategy it was made with unless ``strategy`` is given.
-
-    ``path`` is any format ``formats.load_sets`` reads; ``dataset_name`` names the dataset of a
-    file that does not say (or overrides the one it names), ``dataset`` is an already loaded
-    ``Dataset`` to test on. An authors' file of several experiments has each evaluated (or the one
-    ``experiment`` picks), every set facing the same networks, and the accuracies pooled over
-    experiments x networks as the paper reports them (each model's entry also lists
-    ``experiments``). ``lr``: the networks' learning rate (default: the rate the set learned,
-    ``meta["lr"]`` of a trajectory-matching set, else the one it was made with)."""
-    from .data import load_dataset
-    from .devices import device_from_flag
-    from .formats import load_sets, pool_experiments, reported_accuracies
-
-    log = log or (lambda msg: None)
-    name_or_spec = dataset_name if dataset_name is not None else (dataset.spec if dataset is not None else None)
-    sets = load_sets(path, dataset=name_or_spec, experiment=experiment)
-    synset = sets[0]
-    made_with = synset.meta.get("config") if isinstance(synset.meta.get("config"), dict) else {}
-    names = expand_models(models, made_with.get("model", "convnet"))  # unknown names fail before any training
-    protocol_name = str(protocol).lower()
-    if protocol_name == "auto":
-        protocol_name = str(made_with.get("eval_protocol") or synset.meta.get("method", "dsa")).lower()
-    dev = device_from_flag(device)
-    if dataset is None:
-        dataset = load_dataset(synset.dataset, data_dir=data_dir)
-    spec = dataset.spec
-    for s in sets:
-        check_fits(s, spec, what=str(path))
-    if tuple(spec.mean) != tuple(synset.mean) or tuple(spec.std) != tuple(synset.std):
-        log(f"warning: {path} was normalised with mean/std {synset.mean}/{synset.std}, the dataset uses {spec.mean}/{spec.std}")
-    for model, runs in reported_accuracies(sets).items():
-        r = summarize(runs)
-        log(f"{path} reports {model}: {100 * r['mean']:.2f} ± {100 * r['std']:.2f}% over {len(runs)} networks")
-    strategy = strategy if strategy is not None else made_with.get("strategy")
-    dsa_mode = made_with.get("dsa_mode", "single")
-    learned = learned_lr(synset.meta)
-    if lr is None and learned is not None:
-        lr = learned
-        log(f"training with the learning rate the set learned, {lr:.6g} (pass --lr to use another)")
-    lr = lr or made_with.get("lr_net", 0.01)
-    dataset = dataset.to(dev)
-    described: set[str] = set()
-
-    def protocol_of(model: str) -> EvalProtocol:
-        p = protocol_for(
-            protocol_name, spec.name, model, strategy=strategy, flip_ok=spec.flip_ok, dsa_mode=dsa_mode, epochs=epochs,
-            lr=lr, batch_size=made_with.get("batch_train", 256),
-        )
-        if model not in described:
-            described.add(model)
-            log(f"{model}: {num_eval} networks, {p.epochs} epochs, augmentation {p.augment!r}")
-        return p
-
-    def evaluate_one(s: SyntheticSet, on_model_done) -> dict[str, dict]:
-        return evaluate_on(
-            s, dataset, models=names, num_eval=num_eval, protocol_of=protocol_of, seed=seed, device=dev,
-            compile=compile, micro_batch=micro_batch, on_model=on_model_done,
-            on_network=lambda m, k, acc, sec: log(f"  {m} #{k + 1}/{num_eval}: {100 * acc:.2f}% ({sec:.0f}s)"),
-        )
-
-    if len(sets) == 1:
-        return evaluate_one(synset, on_model)
-    experiments = [int(s.meta.get("experiment", i)) for i, s in enumerate(sets)]
-    per_experiment: list[dict[str, dict]] = []
-    for i, s in enumerate(sets):
-        log(f"experiment {experiments[i]} ({i + 1}/{len(sets)})")
-        partial = (lambda r: on_model(pool_experiments([*per_experiment, r], experiments))) if on_model else None
-        per_experiment.append(evaluate_one(s, partial))
-    return pool_experiments(per_experiment, experiments)

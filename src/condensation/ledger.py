@@ -19,6 +19,7 @@ from .methods import get_method
 from .runs import RunDir
 from .summary import summarize
 from .synset import SyntheticSet, learned_lr
+from .tables import format_accuracy
 
 __all__ = ["DistillResult", "Evaluator", "eval_protocol", "eval_lr", "results_json", "format_results"]
 
@@ -69,6 +70,7 @@ class Evaluator:
     def __init__(self, config: DistillConfig, dataset: Dataset, device: torch.device, run: RunDir | None,
                  dist: Context, log: Callable[[str], None]):
         self.config, self.dataset, self.device, self.run, self.dist, self.log = config, dataset, device, run, dist, log
+        self.progress: Any = None  # a progress.RunProgress: a bar or lines with the time left
         self.protocols: dict[str, EvalProtocol] = {}
         self.fingerprints: dict[str, str] = {}
 
@@ -83,19 +85,32 @@ class Evaluator:
             self.log(f"  {label}: {len(done)} network(s) already evaluated, reused")
 
         trained: dict[tuple[str, int], float] = {}
+        watch = self.progress.evaluation(label, set_name, iteration, list(c.eval_models)) if self.progress else None
 
         def record(model: str, k: int, acc: float, secs: float) -> None:
             trained[(model, k)] = acc
-            self.log(f"  {label} {model} #{k + 1}/{c.num_eval}: {100 * acc:.2f}% ({secs:.0f}s)")
-            if self.run is not None and self.dist.is_main:
+            if self.run is not None and self.dist.is_main:  # in the ledger before it is announced
                 self._append(set_name, iteration, model, k, acc, round(secs, 3))
+            if watch is not None:
+                watch.network(model, k, c.num_eval, acc, secs)
+            else:
+                self.log(f"  {label} {model} #{k + 1}/{c.num_eval}: {100 * acc:.2f}% ({secs:.0f} s)")
 
+        try:
+            return self._evaluate(synset, set_name, iteration, done, trained, record, watch)
+        finally:
+            if watch is not None:
+                watch.close()
+
+    def _evaluate(self, synset: SyntheticSet, set_name: str, iteration: int, done: dict, trained: dict,
+                  record: Callable, watch: Any) -> dict[str, dict]:
+        c = self.config
         results: dict[str, dict] = {}
         for model in c.eval_models:
             evaluate_on(
                 synset, self.dataset, models=[model], num_eval=c.num_eval, protocol_of=self.protocols.__getitem__,
                 seed=c.seed, device=self.device, compile=c.compile, micro_batch=c.micro_batch, on_network=record,
-                done=done, indices=self.dist.networks(c.num_eval),
+                done=done, indices=self.dist.networks(c.num_eval), on_epoch=watch.epoch if watch is not None else None,
             )
             runs = dict(done)
             for rank, part in enumerate(self.dist.gather({k: v for k, v in trained.items() if k[0] == model})):
@@ -114,7 +129,8 @@ class Evaluator:
 
 
 def format_results(results: dict[str, dict]) -> str:
-    return ", ".join(f"{m} {100 * r['mean']:.2f} ± {100 * r['std']:.2f}%" for m, r in results.items())
+    """``convnet 67.27 ± 0.61%, mlp 50.10%`` (a single network's accuracy without ±)."""
+    return ", ".join(f"{m} {format_accuracy(r)}" for m, r in results.items())
 
 
 def results_json(result: DistillResult) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from .data import Dataset, load_dataset
 from .devices import device_from_flag
 from .distributed import Context, context, local_device
 from .formation import check_factor
+from .live import check_live_log
 from .methods import RealPool, get_method
 from .methods.start import check_start
 from .models import build_model
@@ -62,6 +63,7 @@ def prepare(
         raise ConfigError(f"--method {config.method} {why}: it needs every class in one process, so torchrun cannot "
                           "split it; run it without torchrun")
     _check_models_fit(config, spec)
+    check_live_log(config.live_log, out)
     try:
         check_factor(config.factor, tuple(spec.image_size))
     except ValueError as e:
@@ -98,6 +100,11 @@ def _check_models_fit(config: DistillConfig, spec) -> None:
 def _load_resumable(run: RunDir, config: DistillConfig) -> dict[str, Any]:
     """The checkpoint of ``run`` if it can continue with ``config``; ``RunDirError`` otherwise."""
     if not run.checkpoint_path.exists():
+        if run.holds_run():  # killed before its first checkpoint (a signal would have cleared it)
+            raise RunDirError(
+                f"cannot resume {run.path}: its run stopped before its first checkpoint, so there is nothing to resume; "
+                "pass --overwrite instead of --resume to start it again"
+            )
         raise RunDirError(
             f"cannot resume {run.path}: it holds no checkpoint.pt; start a new run (without --resume) or choose another --out"
         )

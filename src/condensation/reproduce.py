@@ -66,7 +66,7 @@ def reproduce_cells(
     allowed = reproduce_methods()
     unknown = [m for m in methods if m not in allowed]
     if unknown:
-        raise ValueError(f"unknown method {unknown[0]!r}; allowed: {', '.join(allowed)}{did_you_mean(unknown[0], allowed)}")
+        raise ValueError(f"unknown method {unknown[0]!r}{did_you_mean(unknown[0], allowed)}; allowed: {', '.join(allowed)}")
     if budget not in BUDGETS:
         raise ValueError(f"unknown budget {budget!r}; allowed: {', '.join(BUDGETS)}")
     preset = BUDGETS[budget][0]

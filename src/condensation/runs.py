@@ -10,9 +10,11 @@ each evaluation point) and ``plots/`` (curves).
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
+import shutil
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -35,6 +37,7 @@ RUN_DIRS = ("grids", "plots")
 # What a run writes into them: the image grids by iteration and the plots of ``plots.plot_run``.
 RUN_GRID = re.compile(r"iter_\d{6,}\.png")
 RUN_PLOTS = ("loss.png", "accuracy.png", "init_vs_result.png")
+LIVE_DIRS = ("tensorboard", "wandb")  # --log: written whole by the run
 
 EvalKey = tuple[str, int, str, int, str]  # (set, iteration, model, index, protocol fingerprint)
 
@@ -82,7 +85,7 @@ class RunDir:
     # ------------------------------------------------------------------ life cycle
     def holds_run(self) -> bool:
         """True if the directory holds any file a run writes."""
-        return self.path.is_dir() and any(self.file(n).exists() for n in RUN_FILES + RUN_DIRS)
+        return self.path.is_dir() and any(self.file(n).exists() for n in RUN_FILES + RUN_DIRS + LIVE_DIRS)
 
     def is_nonempty(self) -> bool:
         return self.path.is_dir() and any(self.path.iterdir())
@@ -95,9 +98,18 @@ class RunDir:
             raise RunDirError(f"--out {self.path} is a file, not a directory")
         if overwrite or not self.is_nonempty():
             return
-        what = "a run" if self.holds_run() else "other files"
+        if self.holds_run() and not self.checkpoint_path.exists():
+            raise RunDirError(
+                f"{self.path} already holds a run that stopped before its first checkpoint, so there is nothing to "
+                "resume; pass --overwrite to start it again, or choose another --out"
+            )
+        if self.holds_run():
+            raise RunDirError(
+                f"{self.path} already holds a run; pass --resume to continue it, --overwrite to replace it, or choose another --out"
+            )
         raise RunDirError(
-            f"{self.path} already holds {what}; pass --resume to continue it, --overwrite to replace it, or choose another --out"
+            f"{self.path} already holds other files; choose another --out, or pass --overwrite to write the run "
+            "among them (only the files a run writes are replaced)"
         )
 
     def written_files(self) -> list[Path]:
@@ -112,17 +124,38 @@ class RunDir:
 
     def create(self, overwrite: bool = False) -> None:
         """Make the directory; with ``overwrite``, first remove the files a previous run wrote
-        (``written_files``: nothing else, so a user's own files there stay, and ``grids/`` and
-        ``plots/`` go only if that leaves them empty)."""
+        (``remove_run_files``). ``RunDirError`` in the user's words if the folder cannot be made."""
         if overwrite and self.path.is_dir():
-            for path in self.written_files():
-                path.unlink(missing_ok=True)
-            for name in RUN_DIRS:
-                try:
-                    self.file(name).rmdir()
-                except OSError:  # absent, or holds files the run did not write
-                    pass
-        self.path.mkdir(parents=True, exist_ok=True)
+            self.remove_run_files()
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise RunDirError(cannot_create(self.path, e)) from None
+
+    def remove_run_files(self) -> None:
+        """Remove what a run wrote here (``written_files``, and its live logs): nothing else, so a
+        user's own files stay, and ``grids/`` and ``plots/`` go only if that leaves them empty."""
+        for path in self.written_files():
+            path.unlink(missing_ok=True)
+        for name in RUN_DIRS:
+            try:
+                self.file(name).rmdir()
+            except OSError:  # absent, or holds files the run did not write
+                pass
+        for name in LIVE_DIRS:
+            shutil.rmtree(self.file(name), ignore_errors=True)
+
+    def contents(self) -> list[str]:
+        """What the run has written, in a reader's order: files by name, folders as ``grids/``
+        (with how many images) and ``plots/`` (with their names)."""
+        out = [n for n in RUN_FILES if self.file(n).is_file()]
+        for name in RUN_DIRS + LIVE_DIRS:
+            folder = self.file(name)
+            files = sorted(p.name for p in folder.iterdir() if not p.name.startswith(".")) if folder.is_dir() else []
+            if files:
+                what = {"grids": f"{len(files)} images", "plots": ", ".join(files)}.get(name, "the live log")
+                out.append(f"{name}/ ({what})")
+        return out
 
     # ------------------------------------------------------------------ files
     def write_json(self, name: str, obj: Any) -> Path:
@@ -190,6 +223,26 @@ class RunDir:
             except (IndexError, ValueError):
                 continue
         return out
+
+
+def cannot_create(path: Path, error: OSError) -> str:
+    """Why folder ``path`` could not be made, in words: ``cannot create the folder /proc/x: /proc
+    does not allow new folders there (No such file or directory); choose another --out``."""
+    parent = next((p for p in path.absolute().parents if p.exists()), None)
+    reason = error.strerror or type(error).__name__
+    if parent is not None and not parent.is_dir():
+        why = f"{parent} is a file, not a folder"
+    elif error.errno in (errno.EACCES, errno.EPERM):
+        why = f"no permission to create folders in {parent}"
+    elif error.errno == errno.EROFS:
+        why = f"{parent} is on a read-only file system"
+    elif error.errno == errno.ENOSPC:
+        why = "the disk is full"
+    elif error.errno == errno.ENOENT and parent is not None:
+        why = f"{parent} does not allow new folders ({reason})"
+    else:
+        why = reason
+    return f"cannot create the folder {path}: {why}; choose another --out"
 
 
 def curve_from_ledger(records: list[dict], models) -> list[dict]:

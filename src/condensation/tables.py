@@ -14,7 +14,7 @@ from typing import Any
 
 from .atomic import atomic_write_text
 
-__all__ = ["format_accuracy", "pct", "markdown_table", "csv_text", "write_table", "accuracy_table"]
+__all__ = ["format_accuracy", "networks", "pct", "markdown_table", "csv_text", "write_table", "accuracy_table"]
 
 
 def pct(fraction: float | None, digits: int = 2) -> str:
@@ -22,11 +22,28 @@ def pct(fraction: float | None, digits: int = 2) -> str:
     return "–" if fraction is None else f"{100 * fraction:.{digits}f}"
 
 
+def _count(result: Mapping[str, Any]) -> int | None:
+    """How many networks a result summarises (its ``runs``, or a curve point's ``n``), if it says."""
+    runs = result.get("runs")
+    if isinstance(runs, (list, tuple)):
+        return len(runs)
+    n = result.get("n")
+    return int(n) if isinstance(n, (int, float)) else None
+
+
 def format_accuracy(result: Mapping[str, Any] | None, digits: int = 2) -> str:
-    """``{"mean": 0.6727, "std": 0.0061, ...}`` -> ``"67.27 ± 0.61%"``; None -> ``"–"``."""
+    """``{"mean": 0.6727, "std": 0.0061, ...}`` -> ``"67.27 ± 0.61%"``; the result of a single
+    network (``runs`` or ``n`` of one) -> ``"67.27%"`` (a spread of one is no spread); None -> ``"–"``."""
     if not result:
         return "–"
+    if _count(result) == 1:
+        return f"{pct(result['mean'], digits)}%"
     return f"{pct(result['mean'], digits)} ± {pct(result['std'], digits)}%"
+
+
+def networks(n: int) -> str:
+    """``1 network``, ``5 networks``."""
+    return f"{n} network" + ("" if n == 1 else "s")
 
 
 def _cell(value: Any) -> str:

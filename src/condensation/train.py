@@ -35,13 +35,15 @@ def fit(
     generator: torch.Generator,
     lr_drop_epoch: int | None = None,
     kernels: Kernels = EAGER,
+    on_epoch: Callable[[], None] | None = None,
 ) -> Tensor:
     """Train ``net`` in place for ``epochs`` epochs of mini-batch SGD on (images, labels).
 
     images: N x C x H x W (normalised, on the network's device); labels: N (int64).
     ``generator`` (CPU) draws the shuffling and augmentation. At ``lr_drop_epoch`` every learning
     rate is multiplied by 0.1 and the optimiser's state (momentum) is reset, as the DC/DSA protocol
-    does by building a fresh optimiser. ``kernels`` may hold a compiled loss. Returns the last epoch's mean training loss (device scalar).
+    does by building a fresh optimiser. ``kernels`` may hold a compiled loss; ``on_epoch()`` is called
+    after every epoch (a progress bar). Returns the last epoch's mean training loss (device scalar).
     """
     net.train()
     independent = not has_batchnorm(net)  # images of a batch do not interact: micro-batching is exact
@@ -67,6 +69,8 @@ def fit(
             optimizer.step()
             epoch_loss = epoch_loss + loss * y.shape[0]
         last_loss = epoch_loss / n
+        if on_epoch is not None:
+            on_epoch()
     return last_loss
 
 

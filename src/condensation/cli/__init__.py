@@ -8,25 +8,42 @@ library's errors into one line on stderr with exit status 2.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
+import re
+import signal
 import sys
 
 from .._version import __version__
-from ..errors import USER_ERRORS, ConfigError, DivergenceError, RankDriftError
+from ..errors import USER_ERRORS, ConfigError, DivergenceError, RankDriftError, RunInterrupted
 from ..methods.plugins import load_plugins
+from ..suggest import did_you_mean
 
 __all__ = ["main", "build_parser", "COMMAND_MODULES"]
 
 # Subcommand modules, in the order ``condense --help`` lists them.
 COMMAND_MODULES = ("info", "distill", "coreset", "experts", "evaluate", "show", "export", "ablate", "reproduce", "report", "continual", "nas")
 
+# Commands whose folder continues where it stopped when the same command is run again.
+RESUMING_COMMANDS = ("ablate", "reproduce", "continual", "nas")
+INTERRUPTED = "interrupted; files already written are intact"
+GRID_RESUME = "run the same command again to continue where it stopped"
+
 
 class OneLineParser(argparse.ArgumentParser):
     """argparse, but a bad flag is one line on stderr (no usage block), naming the fix."""
 
     def error(self, message: str):  # noqa: D401 - argparse's hook
-        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+        self.exit(2, f"{self.prog}: error: {message}{_suggestion(message)} (see '{self.prog} --help')\n")
+
+
+def _suggestion(message: str) -> str:
+    """`` (did you mean 'dsa'?)`` for argparse's "invalid choice: 'dsaa' (choose from ...)"."""
+    m = re.search(r"invalid choice: '?([^'\s]*)'? \(choose from (.*)\)", message)
+    if m is None:
+        return ""
+    return did_you_mean(m.group(1), [c.strip().strip("'\"") for c in m.group(2).split(",")])
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -66,8 +83,17 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `condense models | head`: the reader left; end quietly
         _silence_stdout()
         return 0
+    except RunInterrupted as e:  # a run stopped at a safe point: the message says how to continue
+        with _interrupts_ignored():
+            if args.command in ("distill", "coreset"):
+                print(f"\n{e}", file=sys.stderr, flush=True)
+            else:  # a run inside a grid or an application: the same command continues
+                print(f"\n{INTERRUPTED}; {GRID_RESUME}", file=sys.stderr, flush=True)
+        return e.status
     except KeyboardInterrupt:
-        print("\ninterrupted; files already written are intact (a run with --out continues with --resume)", file=sys.stderr)
+        with _interrupts_ignored():
+            rest = f"; {GRID_RESUME}" if args.command in RESUMING_COMMANDS else ""
+            print(f"\n{INTERRUPTED}{rest}", file=sys.stderr, flush=True)
         return 130
     except USER_ERRORS as e:
         if os.environ.get("CONDENSATION_DEBUG"):
@@ -83,6 +109,22 @@ def main(argv: list[str] | None = None) -> int:
 
             wait_for_all()
         return 2
+
+
+@contextlib.contextmanager
+def _interrupts_ignored():
+    """While the closing message prints, a further Ctrl-C or SIGTERM must not cut it short."""
+    previous = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            previous[sig] = signal.signal(sig, signal.SIG_IGN)
+        except (ValueError, OSError):  # not the main thread
+            pass
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _silence_stdout() -> None:

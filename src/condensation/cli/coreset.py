@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .distill import default_out
+from .distill import default_out, print_written
 from .settings import add_settings, config_from_args
 
 _FLAGS = ("dataset", "method", "ipc", "model", "seed", "preset", "num_eval", "eval_models", "eval_epochs", "device",
@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     from ..distill import distill
     from ..distributed import context
     from .common import err
-    from ..tables import format_accuracy
+    from ..tables import format_accuracy, networks
 
     if args.method is None:
         raise ValueError("--method is required: one of random, herding, kcenter, forgetting")
@@ -56,6 +56,6 @@ def run(args: argparse.Namespace) -> int:
     c = result.config
     print(f"{c.method} {c.dataset}, {c.ipc} image(s)/class, selected in {result.seconds:.0f} s")
     for model, r in result.accuracy.items():
-        print(f"  {model}: {format_accuracy(r)} over {len(r['runs'])} networks")
-    print(f"wrote {result.out}/ (synset.pt, synset.png, config.json, results.json)")
+        print(f"  {model}: {format_accuracy(r)} over {networks(len(r['runs']))}")
+    print_written(result.out)
     return 0

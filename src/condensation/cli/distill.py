@@ -35,12 +35,22 @@ def default_out(args: argparse.Namespace, method: str) -> Path:
     return Path("runs") / f"{method}_{name}_ipc{args.ipc}_{time.strftime('%Y%m%d-%H%M%S')}"
 
 
+def print_written(out: Path | None) -> None:
+    """The last lines of a run: what it wrote, and the one page that shows it all."""
+    if out is None:
+        return
+    from ..runs import RunDir
+
+    print(f"wrote {out}/: {', '.join(RunDir(out).contents())}")
+    print(f"see it all on one page: condense report {out}")
+
+
 def run(args: argparse.Namespace) -> int:
     from ..devices import device_from_flag
     from ..distill import distill
     from ..distributed import context
     from ..labels import random_real_text
-    from ..tables import format_accuracy
+    from ..tables import format_accuracy, networks
 
     config = config_from_args(args)
     dist = context(device_from_flag(args.device))  # under torchrun: join the process group
@@ -56,10 +66,10 @@ def run(args: argparse.Namespace) -> int:
     formed = f" (multi-formation: {c.ipc * c.factor**2} training images/class)" if c.factor > 1 else ""
     print(f"{c.method.upper()} {c.dataset}, {c.ipc} image(s)/class{formed}, {c.iterations} iterations, {result.seconds:.0f} s")
     for model, r in result.accuracy.items():
-        line = f"  {model}: {format_accuracy(r)} over {len(r['runs'])} networks"
+        line = f"  {model}: {format_accuracy(r)} over {networks(len(r['runs']))}"
         if model in result.baseline:
             what = "random real images" if c.factor <= 1 else random_real_text(c.ipc, c.factor)
             line += f"   ({what}: {format_accuracy(result.baseline[model])})"
         print(line)
-    print(f"wrote {result.out}/ (synset.pt, synset.png, config.json, metrics.jsonl, evaluations.jsonl, results.json)")
+    print_written(result.out)
     return 0

@@ -50,8 +50,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..atomic import atomic_write_text
     from ..data.specs import with_resolution
-    from ..evaluate import evaluate_file
-    from ..tables import accuracy_table, format_accuracy
+    from ..assess import evaluate_file
+    from ..tables import accuracy_table, format_accuracy, networks
 
     if args.num_eval == 0:
         raise ValueError("argument --num-eval: expected a positive integer, got '0' (evaluate trains at least one network)")
@@ -96,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
     for model, r in results.items():
         experiments = r.get("experiments") or []
         pooled = f" ({len(experiments)} experiments x {len(experiments[0]['runs'])})" if len(experiments) > 1 else ""
-        print(f"{model}: {format_accuracy(r)} over {len(r['runs'])} networks{pooled}")
+        print(f"{model}: {format_accuracy(r)} over {networks(len(r['runs']))}{pooled}")
     if len(results) > 1:
         print(accuracy_table(results))
     if args.table is not None:

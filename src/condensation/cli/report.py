@@ -27,5 +27,5 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..report import write_report
 
-    print(write_report(args.directory, args.output))
+    print(f"wrote {write_report(args.directory, args.output)}")
     return 0

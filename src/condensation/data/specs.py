@@ -17,6 +17,8 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from ..suggest import did_you_mean
+
 __all__ = [
     "DatasetSpec",
     "list_datasets",
@@ -234,7 +236,8 @@ def parse_name(name: str) -> tuple[str, Path | None]:
         raise ValueError(f"{text!r}: a resolution (@N, --resolution) applies to imagefolder:PATH only; {canonical} has a fixed size")
     if canonical is None:
         raise ValueError(
-            f"unknown dataset {text!r}; valid names: {', '.join(list_datasets())}, "
+            f"unknown dataset {text!r}{did_you_mean(_squash(text), {**_ALIASES, **{_squash(n): n for n in list_datasets()}})}; "
+            f"valid names: {', '.join(list_datasets())}, "
             "or imagefolder:PATH (one sub-folder of images per class; imagefolder:PATH@N resizes them to N x N) "
             "or npz:PATH (x_train, y_train, x_test, y_test)"
         )

@@ -22,13 +22,13 @@ way with ``kind="select"`` and a selection function instead of a class.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ConfigError
 from ..settings import check, meta_of
+from ..suggest import did_you_mean
 
 __all__ = [
     "MethodSpec", "register_method", "unregister_method", "get_method", "find_method", "list_methods",
@@ -147,12 +147,6 @@ def unregister_method(name: str) -> None:
     _REGISTRY.pop(str(name).strip().lower(), None)
 
 
-def did_you_mean(name: str, options: list[str]) -> str:
-    """`` (did you mean 'x'?)`` for the closest of ``options``, or ``""``."""
-    close = difflib.get_close_matches(str(name).strip().lower(), options, n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
 def find_method(name: str) -> MethodSpec | None:
     """The registered method ``name`` (any case), or None."""
     return _REGISTRY.get(str(name).strip().lower())
@@ -163,7 +157,7 @@ def get_method(name: str, kind: str | None = None) -> MethodSpec:
     spec = find_method(name)
     names = list_methods(kind)
     if spec is None or (kind is not None and spec.kind != kind):
-        raise ConfigError(f"invalid method {name!r}; allowed: {', '.join(names)}{did_you_mean(name, names)}")
+        raise ConfigError(f"invalid method {name!r}{did_you_mean(name, names)}; allowed: {', '.join(names)}")
     return spec
 
 

@@ -14,6 +14,7 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
+from ..suggest import did_you_mean
 from .base import ModelShape
 from .init import init_parameters
 
@@ -79,7 +80,7 @@ def canonical_name(name: str) -> str:
     """The lower-case registered name for ``name`` (any case); ``ValueError`` if unknown."""
     key = str(name).strip().lower()
     if key not in _REGISTRY:
-        raise ValueError(f"unknown model {name!r}; valid: {', '.join(_REGISTRY)}")
+        raise ValueError(f"unknown model {name!r}{did_you_mean(key, list(_REGISTRY))}; valid: {', '.join(_REGISTRY)}")
     return key
 
 

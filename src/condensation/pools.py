@@ -1,10 +1,12 @@
-"""The authors' evaluation pools: names for groups of networks a set is evaluated on."""
+"""The authors' evaluation pools of networks (``--eval-models paper``, ``S``, ``W``, ...) and how a
+list of network and pool names becomes the networks to train."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .registry import canonical_name, list_models, strip_batchnorm
+from .models import canonical_name, list_models, strip_batchnorm
+from .suggest import did_you_mean
 
 __all__ = ["EVAL_POOLS", "POOL_NAMES", "expand_models"]
 
@@ -44,6 +46,7 @@ def expand_models(names: Sequence[str], model: str = "convnet") -> tuple[str, ..
                 out.append(canonical_name(key))
             except ValueError:
                 raise ValueError(
-                    f"unknown model or pool {name!r}; pools: {', '.join(POOL_NAMES)}; models: {', '.join(list_models())}"
+                    f"unknown model or pool {name!r}{did_you_mean(key, [*POOL_NAMES, *list_models()])}; "
+                    f"pools: {', '.join(POOL_NAMES)}; models: {', '.join(list_models())}"
                 ) from None
     return tuple(dict.fromkeys(out))
