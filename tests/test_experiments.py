@@ -143,4 +143,4 @@ def test_ablate_and_reproduce_commands(toy_npz, tmp_path, capsys):
     assert code == 0, capsys.readouterr().err
     assert len(_rows(tmp_path / "r" / "results.csv")) == 2
     code = main(["reproduce", "--methods", "kip", "--out", str(tmp_path / "r2")])
-    assert code == 2 and "allowed: dsa, dc, dm, random" in capsys.readouterr().err
+    assert code == 2 and "allowed: dsa, dc, dm, mtt, random" in capsys.readouterr().err

@@ -71,8 +71,9 @@ class Evaluator:
                  dist: Context, log: Callable[[str], None]):
         self.config, self.dataset, self.device, self.run, self.dist, self.log = config, dataset, device, run, dist, log
         self.progress: Any = None  # a progress.RunProgress: a bar or lines with the time left
-        self.protocols: dict[str, EvalProtocol] = {}
-        self.fingerprints: dict[str, str] = {}
+        # the protocols of a set that learned no rate; a call with a set that did uses its rate
+        self.protocols = {m: eval_protocol(config, dataset.spec, m) for m in config.eval_models}
+        self.fingerprints = {m: p.fingerprint() for m, p in self.protocols.items()}
 
     def __call__(self, synset: SyntheticSet, set_name: str, iteration: int, label: str) -> dict[str, dict]:
         c = self.config
