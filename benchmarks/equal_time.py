@@ -31,15 +31,7 @@ from condensation.data import DataError, load_dataset
 from condensation.distill import distill, make_or_resume
 from condensation.methods.experts import train_experts
 from condensation.runs import RunDir
-
-
-def _value(text: str):
-    for cast in (int, float):
-        try:
-            return cast(text)
-        except ValueError:
-            pass
-    return None if text == "None" else text
+from time_to_accuracy import _value  # --set values: the same parsing
 
 
 def calibrate(config: DistillConfig, dataset, folder: Path, iterations: int) -> float:

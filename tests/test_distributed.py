@@ -16,14 +16,7 @@ FLAGS = ["--model", "convnetw32", "--ipc", "2", "--batch-real", "16", "--outer-l
 
 
 def _condense(args, nproc: int):
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "CONDENSATION_OFFLINE": "1", "PYTHONWARNINGS": "ignore"}
-    env.pop("WORLD_SIZE", None)
-    if nproc == 1:
-        cmd = [sys.executable, "-m", "condensation", *args]
-    else:
-        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
-               "-m", "condensation", *args]
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
+    done = _launch(args, nproc)
     assert done.returncode == 0, done.stderr[-3000:]
     return done
 
@@ -36,7 +29,7 @@ def _results(run):
 @pytest.mark.parametrize("method", ["dsa", "dc", "dm"])
 def test_two_processes_give_the_one_process_set(method, toy_npz, tmp_path):
     args = ["distill", "--dataset", f"npz:{toy_npz}", "--method", method, "--iterations", "2", *FLAGS]
-    one = _condense([*args, "--out", str(tmp_path / "one")], 1)
+    _condense([*args, "--out", str(tmp_path / "one")], 1)
     two = _condense([*args, "--out", str(tmp_path / "two")], 2)
     a = SyntheticSet.load(tmp_path / "one" / "synset.pt")
     b = SyntheticSet.load(tmp_path / "two" / "synset.pt")
