@@ -26,7 +26,7 @@ from pathlib import Path
 
 import torch
 
-from condensation.config import DistillConfig
+from condensation.config import DistillConfig, resolve
 from condensation.data import DataError, load_dataset
 from condensation.distill import distill, make_or_resume
 from condensation.methods.experts import train_experts
@@ -45,6 +45,22 @@ def calibrate(config: DistillConfig, dataset, folder: Path, iterations: int) -> 
     value = statistics.median(times)
     cached.write_text(json.dumps({"seconds_per_iteration": value, "timed": times}) + "\n")
     return value
+
+
+def make_experts(base: DistillConfig, dataset, experts: int, epochs: int | None) -> dict:
+    """Train (or reuse) MTT's expert buffer for ``base``; its cost, counted apart from condensation."""
+    c = resolve(base, flip_ok=dataset.spec.flip_ok)
+    epochs = epochs or c.max_start_epoch + c.expert_epochs
+    start = time.perf_counter()
+    buffer = train_experts(dataset, c.model, experts, epochs, lr_teacher=c.lr_teacher,
+                           log=lambda m: print("  " + m, flush=True))
+    infos = [buffer.info(k) for k in range(experts)]
+    done = {"experts": experts, "epochs": epochs, "folder": str(buffer.folder),
+            "seconds": sum(i["seconds"] for i in infos if i), "this_invocation": time.perf_counter() - start,
+            "megabytes": buffer.size_bytes() / 2**20}
+    print(f"experts: {experts} x {epochs} epochs, {done['seconds']:.0f} s of training, "
+          f"{done['megabytes']:.0f} MiB", flush=True)
+    return done
 
 
 def main() -> None:
@@ -78,28 +94,21 @@ def main() -> None:
           f"{args.seconds:.0f} s of condensation per method -> {out}")
     report: dict = {"dataset": dataset.spec.name, "ipc": args.ipc, "seconds": args.seconds, "runs": {}}
     seeds = [int(s) for s in args.seeds.split(",")]
+    bases: dict[str, DistillConfig] = {}
     for method in methods:
         # the fast preset's settings (DSA: 64 real images per class), the papers' image step
-        base = DistillConfig(dataset=dataset.spec.name, method=method, ipc=args.ipc, preset="fast", num_eval=args.num_eval,
-                             eval_every=0, baseline=False, **{**common, **per_method[method]})
-        if method == "mtt":
-            from condensation.config import resolve
-
-            c = resolve(base, flip_ok=dataset.spec.flip_ok)
-            epochs = args.expert_epochs or c.max_start_epoch + c.expert_epochs
-            start = time.perf_counter()
-            buffer = train_experts(dataset, c.model, args.experts, epochs, lr_teacher=c.lr_teacher,
-                                   log=lambda m: print("  " + m, flush=True))
-            infos = [buffer.info(k) for k in range(args.experts)]
-            report["experts"] = {"experts": args.experts, "epochs": epochs, "folder": str(buffer.folder),
-                                 "seconds": sum(i["seconds"] for i in infos if i),
-                                 "this_invocation": time.perf_counter() - start,
-                                 "megabytes": buffer.size_bytes() / 2**20}
-            print(f"experts: {args.experts} x {epochs} epochs, {report['experts']['seconds']:.0f} s of training, "
-                  f"{report['experts']['megabytes']:.0f} MiB", flush=True)
-        s_it = calibrate(base, dataset, out / method / "calibration", args.calibration_iterations)
+        bases[method] = DistillConfig(dataset=dataset.spec.name, method=method, ipc=args.ipc, preset="fast",
+                                      num_eval=args.num_eval, eval_every=0, baseline=False,
+                                      **{**common, **per_method[method]})
+    if "mtt" in bases:  # experts first: their cost is counted apart
+        report["experts"] = make_experts(bases["mtt"], dataset, args.experts, args.expert_epochs)
+    # every calibration before any long run, so one quiet stretch times all the methods
+    rates = {m: calibrate(b, dataset, out / m / "calibration", args.calibration_iterations) for m, b in bases.items()}
+    for method, s_it in rates.items():
+        print(f"{method}: {s_it:.2f} s/iteration -> {max(1, round(args.seconds / s_it))} iterations", flush=True)
+    for method, base in bases.items():
+        s_it = rates[method]
         iterations = max(1, round(args.seconds / s_it))
-        print(f"{method}: {s_it:.2f} s/iteration -> {iterations} iterations", flush=True)
         for seed in seeds:
             config = DistillConfig(**{**base.to_dict(), "iterations": iterations, "seed": seed})
             result = make_or_resume(config, out / method / f"seed{seed}", dataset=dataset, progress=False,
@@ -108,16 +117,19 @@ def main() -> None:
             acc = next(iter(result.accuracy.values()))
             report["runs"][f"{method}/seed{seed}"] = {
                 "method": method, "seed": seed, "iterations": iterations, "seconds_per_iteration": s_it,
-                "condense_seconds": result.seconds, "eval_seconds": sum(r.get("seconds") or 0 for r in evals),
+                "budget_seconds": iterations * s_it, "condense_seconds": result.seconds,
+                "eval_seconds": sum(r.get("seconds") or 0 for r in evals),
                 "mean": acc["mean"], "std": acc["std"], "runs": acc["runs"], "lr": result.synset.meta.get("lr"),
             }
             print(f"  {method} seed {seed}: {100 * acc['mean']:.2f} ± {100 * acc['std']:.2f}% "
                   f"({iterations} iterations, {result.seconds:.0f} s of condensation)", flush=True)
             (out / "equal_time.json").write_text(json.dumps(report, indent=2) + "\n")
     lines = [f"# {dataset.spec.name}, ipc {args.ipc}: {args.seconds:.0f} s of condensation per method", "",
-             "| method | seed | iterations | condensation s | accuracy % | evaluation s |", "|---|---|---|---|---|---|"]
+             "| method | seed | iterations | s/iteration | budget s | condensation s | accuracy % | evaluation s |",
+             "|---|---|---|---|---|---|---|---|"]
     for r in report["runs"].values():
-        lines.append(f"| {r['method']} | {r['seed']} | {r['iterations']} | {r['condense_seconds']:.0f} | "
+        lines.append(f"| {r['method']} | {r['seed']} | {r['iterations']} | {r['seconds_per_iteration']:.2f} | "
+                     f"{r['budget_seconds']:.0f} | {r['condense_seconds']:.0f} | "
                      f"{100 * r['mean']:.2f} ± {100 * r['std']:.2f} | {r['eval_seconds']:.0f} |")
     if "experts" in report:
         e = report["experts"]
