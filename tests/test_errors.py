@@ -62,6 +62,8 @@ def case(id_, tmp, toy_npz, monkeypatch=None):
         return ["reproduce", "--methods", "kip", "--out", str(out)], out
     if id_ == "ops-elsewhere":
         return ["ablate", "init", "--ops", "--dataset", f"npz:{toy_npz}", "--out", str(out)], out
+    if id_ == "ablate-method":
+        return ["ablate", "augmentation", "--method", "mtt", "--dataset", f"npz:{toy_npz}", "--out", str(out)], out
     if id_ == "ipc-zero":
         return d("--ipc", "0"), out
     if id_ == "ipc-too-large":

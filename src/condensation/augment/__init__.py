@@ -6,6 +6,7 @@ from .dsa import (
     DIGIT_STRATEGY,
     DSA,
     OPS,
+    SIDES,
     AugmentParams,
     DSAHyperParams,
     default_strategy,
@@ -21,6 +22,7 @@ __all__ = [
     "DSA",
     "DSAHyperParams",
     "OPS",
+    "SIDES",
     "default_strategy",
     "parse_strategy",
 ]

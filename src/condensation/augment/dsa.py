@@ -36,6 +36,7 @@ __all__ = [
     "OPS",
     "DEFAULT_STRATEGY",
     "DIGIT_STRATEGY",
+    "SIDES",
     "default_strategy",
     "parse_strategy",
 ]
@@ -43,6 +44,10 @@ __all__ = [
 OPS: tuple[str, ...] = ("color", "crop", "cutout", "flip", "scale", "rotate")
 DEFAULT_STRATEGY = "color_crop_cutout_flip_scale_rotate"
 DIGIT_STRATEGY = "color_crop_cutout_scale_rotate"  # the paper drops flip for MNIST and SVHN
+# Where a method's draw goes while matching a real and a synthetic batch (``DSA.sided``): one draw
+# shared by both (Siamese: DSA, DM), or, for the DSA paper's ablation, only the real or only the
+# synthetic batch, both with independent per-image draws, or neither.
+SIDES: tuple[str, ...] = ("siamese", "real", "synthetic", "independent", "none")
 
 Mode = Literal["single", "all"]
 
@@ -172,6 +177,24 @@ class DSA:
             return batches
         params = self.sample(1, tuple(batches[0].shape[-2:]), generator)
         return tuple(self.apply(b, params) for b in batches)
+
+    def sided(self, real: Tensor, syn: Tensor, sides: str, generator: torch.Generator,
+              syn_generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+        """``(real, syn)`` augmented as ``sides`` (one of ``SIDES``) says: "siamese" one shared draw
+        from ``generator``; "real" / "synthetic" only that batch, per-image draws (the synthetic
+        batch's from ``syn_generator``); "independent" both, each with its own per-image draws;
+        "none" neither."""
+        if sides == "siamese":
+            return self.siamese(real, syn, generator=generator)
+        if sides not in SIDES:
+            raise ValueError(f"unknown DSA sides {sides!r}; allowed: {', '.join(SIDES)}")
+        if sides in ("real", "independent"):
+            real = self(real, generator)
+        if sides in ("synthetic", "independent"):
+            if syn_generator is None:
+                raise ValueError(f"DSA sides {sides!r} needs a generator for the synthetic batch")
+            syn = self(syn, syn_generator)
+        return real, syn
 
 
 # ---------------------------------------------------------------------- samplers

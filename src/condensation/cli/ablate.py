@@ -17,7 +17,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         help="run an ablation grid (augmentation, init, distance)",
         description=(
             "augmentation: the DSA paper's table of where the augmentation goes (DC; DC with DSA evaluation; "
-            "real only; synthetic only; both with independent draws; Siamese), with --ops each single DSA op. "
+            "real only; synthetic only; both with independent draws; Siamese), with --ops each single DSA op; "
+            "--method dm: DM's rows (no augmentation while condensing; real only; synthetic only; independent; "
+            "Siamese). Its strategy is crop, the one transformation the DSA paper's ablation is taken to use, "
+            "unless --strategy says otherwise. "
             "init: real vs noise vs herding initialisation. distance: ours vs mse vs cos. Each row runs for every seed; "
             "re-running skips finished runs and resumes unfinished ones. Any run setting applies to every row. Writes "
             "ablation.md, ablation.csv, ablation.json and plots/ablation.png into --out."
@@ -38,7 +41,8 @@ def run(args: argparse.Namespace) -> int:
 
     base = config_from_args(args, baseline=False)
     name = str(args.dataset).split(":", 1)[-1].rstrip("/").split("/")[-1]
-    out = args.out or Path("runs") / f"ablate_{args.which}_{name}_ipc{args.ipc}"
+    dm = "_dm" if args.which == "augmentation" and base.method == "dm" else ""  # DM's rows: a grid of their own
+    out = args.out or Path("runs") / f"ablate_{args.which}{dm}_{name}_ipc{args.ipc}"
     results = run_ablation(args.which, base, args.seeds, out, ops=args.ops)
     if not context().is_main:
         return 0

@@ -3,7 +3,10 @@
 One iteration: a freshly initialised, never-trained network (its ``embed``: the penultimate
 features). For every class, a batch of real images and the class's synthetic images go through
 one shared (Siamese) DSA draw; the loss is the squared L2 distance between their mean embeddings,
-summed over classes; one SGD step on the images. No bi-level loop, no network training.
+summed over classes; one SGD step on the images. No bi-level loop, no network training. For the
+augmentation ablation (``condense ablate augmentation --method dm``) ``dsa_sides`` sends the draw
+elsewhere, as DSA's does: only the real or only the synthetic batch, both with independent
+per-image draws, or neither (the evaluation keeps its augmentation).
 
 Real embeddings are computed under ``no_grad``. All classes share one forward pass per side: for
 networks without cross-sample coupling (instance norm, no BatchNorm) this is the same as one pass
@@ -21,9 +24,10 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
-from ..augment import DSA
+from ..augment import DSA, SIDES
 from ..models import build_model, has_batchnorm
 from ..rng import make_generator
+from ..settings import setting
 from .base import Method, RealPool, Setup, SyntheticImages, batch_real_setting
 from .registry import register_method
 
@@ -32,9 +36,11 @@ __all__ = ["DistributionMatching", "DistributionMatchingParams"]
 
 @dataclass
 class DistributionMatchingParams:
-    """DM's hyper-parameters (the authors' ``main_DM.py``): real images per class per iteration."""
+    """DM's hyper-parameters (the authors' ``main_DM.py``): real images per class per iteration, and
+    where the DSA draw goes (Siamese, the authors'; the others for the augmentation ablation)."""
 
     batch_real: int | None = batch_real_setting()
+    dsa_sides: str = setting("siamese", choices=SIDES, cli=False, help="where the DSA draw goes: siamese (one draw for both batches: DM), or the ablation's real, synthetic, independent, none")
 
 
 # The DM paper's budget is 20,000 cheap iterations; quick and fast (ours) 300.
@@ -49,7 +55,8 @@ DM_PRESETS = {
                  presets=DM_PRESETS, summary="distribution matching (Zhao & Bilen, WACV 2023)")
 class DistributionMatching(Method):
     """DM with ``batch_real`` real images per class, DSA ``augment`` (None: no augmentation),
-    and ``micro_batch`` real images per no-grad forward chunk (None: whole batch)."""
+    ``micro_batch`` real images per no-grad forward chunk (None: whole batch), and ``sides``, where
+    the draw goes (``SIDES``; "siamese": one draw for the real and the synthetic batch, DM's)."""
 
     name = "dm"
 
@@ -64,7 +71,10 @@ class DistributionMatching(Method):
         batch_real: int = 256,
         augment: DSA | None = None,
         micro_batch: int | None = None,
+        sides: str = "siamese",
     ) -> None:
+        if sides not in SIDES:
+            raise ValueError(f"unknown DSA sides {sides!r}; allowed: {', '.join(SIDES)}")
         self.real = real
         self.model = model
         self.channels = channels
@@ -73,12 +83,14 @@ class DistributionMatching(Method):
         self.batch_real = batch_real
         self.augment = augment if augment is not None and augment.enabled else None
         self.micro_batch = micro_batch
+        self.sides = sides
 
     @classmethod
     def from_setup(cls, setup: Setup, params: DistributionMatchingParams) -> "DistributionMatching":
         return cls(setup.pool, model=setup.model, channels=setup.channels, image_size=setup.image_size, seed=setup.seed,
                    batch_real=params.batch_real, augment=setup.augment,
-                   micro_batch=setup.kernels.micro_batch or 2048)  # the real side in chunks even on a GPU
+                   micro_batch=setup.kernels.micro_batch or 2048,  # the real side in chunks even on a GPU
+                   sides=getattr(params, "dsa_sides", "siamese"))
 
     def fresh_network(self, it: int) -> nn.Module:
         """The untrained embedding network of iteration ``it`` (train mode, frozen parameters)."""
@@ -99,7 +111,8 @@ class DistributionMatching(Method):
             real = self.real.class_batch(c, self.batch_real, make_generator(self.seed, "real", it, 0, c))
             images = syn.of_class(c)
             if self.augment is not None:
-                real, images = self.augment.siamese(real, images, generator=make_generator(self.seed, "dsa", it, 0, c))
+                g_syn = make_generator(self.seed, "dsa-syn", it, 0, c) if self.sides in ("synthetic", "independent") else None
+                real, images = self.augment.sided(real, images, self.sides, make_generator(self.seed, "dsa", it, 0, c), g_syn)
             reals.append(real)
             syns.append(images)
             counts.append(real.shape[0])

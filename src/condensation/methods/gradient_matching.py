@@ -19,7 +19,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..augment import DSA
+from ..augment import DSA, SIDES
 from ..errors import ConfigError
 from ..kernels import EAGER, Kernels
 from ..models import build_model, has_batchnorm
@@ -34,7 +34,6 @@ __all__ = ["GradientMatching", "GradientMatchingParams", "DSAParams", "BN_BATCH_
            "MATCHINGS", "SIDES", "BN_MODES"]
 
 BN_BATCH_PER_CLASS = 16  # real images per class for the BatchNorm statistics pass
-SIDES = ("siamese", "real", "synthetic", "independent")
 MATCHINGS = ("classwise", "joint")
 BN_MODES = ("reference", "exact")
 
@@ -90,7 +89,7 @@ class GradientMatchingParams:
 class DSAParams(GradientMatchingParams):
     """DSA's hyper-parameters: DC's, and where the DSA draw goes while matching (the paper's ablation)."""
 
-    dsa_sides: str = setting("siamese", choices=SIDES, cli=False, help="where the DSA draw goes while matching: siamese (one draw for both batches: DSA), or the ablation's real, synthetic, independent")
+    dsa_sides: str = setting("siamese", choices=SIDES, cli=False, help="where the DSA draw goes while matching: siamese (one draw for both batches: DSA), or the ablation's real, synthetic, independent, none")
 
 
 # The budgets (``paper``: the authors'; ``quick``: a 2-core CPU's minutes; ``fast``: ours, issue #7:
@@ -112,7 +111,7 @@ class GradientMatching(Method):
     the same real batches, draws and images, one distance per step). ``sides`` says where the
     DSA draw goes while matching: "siamese" (one draw shared by the real and the synthetic batch: DSA), or, for the
     paper's ablation, "real" / "synthetic" (only that batch, per-image draws) or "independent"
-    (both, independent per-image draws). The inner loop is augmented in every case. ``bn_stats`` says how BatchNorm networks get
+    (both, independent per-image draws) or "none" (neither). The inner loop is augmented in every case. ``bn_stats`` says how BatchNorm networks get
     the statistics that are frozen during matching: "reference" (one forward pass of 16 real images
     per class in train mode with the default momentum, as the authors) or "exact" (statistics reset
     and set to that batch's exact mean and variance). ``kernels`` may hold a compiled loss for the
@@ -240,13 +239,8 @@ class GradientMatching(Method):
 
     def _augment(self, real: Tensor, syn: Tensor, it: int, ol: int, c: int) -> tuple[Tensor, Tensor]:
         g = make_generator(self.seed, "dsa", it, ol, c)
-        if self.sides == "siamese":
-            return self.augment.siamese(real, syn, generator=g)
-        if self.sides in ("real", "independent"):
-            real = self.augment(real, g)
-        if self.sides in ("synthetic", "independent"):
-            syn = self.augment(syn, make_generator(self.seed, "dsa-syn", it, ol, c))
-        return real, syn
+        g_syn = make_generator(self.seed, "dsa-syn", it, ol, c) if self.sides in ("synthetic", "independent") else None
+        return self.augment.sided(real, syn, self.sides, g, g_syn)
 
     def train_network(self, net: nn.Module, optimizer: torch.optim.Optimizer, syn: SyntheticImages, it: int, ol: int) -> None:
         """The inner loop: ``inner_loop`` epochs of SGD on the (detached) synthetic set."""
