@@ -105,7 +105,9 @@ MTT_PRESETS = {  # MTT runs 5,000 iterations and evaluates 5 networks; quick and
 
 
 def experts_command(dataset: str, model: str, needed: int) -> str:
-    return f"condense experts --dataset {dataset} --model {model} --experts 10 --epochs {max(needed, 20)}"
+    """The command that makes a buffer long enough for ``needed`` epochs (MTT trains 100 experts;
+    10 is a start; more experts give the student more trajectories, not longer ones)."""
+    return f"condense experts --dataset {dataset} --model {model} --experts 10 --epochs {needed}"
 
 
 @register_method("mtt", params=MTTParams, lr_img=1000.0, protocol="dsa", init="real", augments=True, classwise=False,
