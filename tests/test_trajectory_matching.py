@@ -180,7 +180,8 @@ def test_the_table_and_its_rule():
 def test_a_trajectory_matched_set_beats_random_real_images_on_mnist(tmp_path):
     """Three easily confused MNIST digits (or Fashion-MNIST tops), 1 image per class, 2 experts of 6
     epochs, 30 iterations of 10 student steps: the learned images beat the random real images they
-    started from on every seed, by 5 points on average (measured: +27 points with these settings)."""
+    started from on both seeds, by 5 points on average (measured: +27 points over 3 seeds with these
+    settings)."""
     from test_distill import CHOICES, MNIST_DIR, _subset
 
     from condensation.data import DataError, Dataset, DatasetSpec, load_dataset
@@ -197,13 +198,13 @@ def test_a_trajectory_matched_set_beats_random_real_images_on_mnist(tmp_path):
                        flip_ok=full.spec.flip_ok)
     real3 = Dataset(spec, _subset(full.train, classes, 500, 0), _subset(full.test, classes, 300, 1))
     gains = []
-    for seed in range(3):
+    for seed in range(2):
         config = DistillConfig(method="mtt", ipc=1, model=MODEL, iterations=30, num_eval=2, eval_epochs=150, seed=seed,
                                compile="off", experts_dir=str(tmp_path / "experts"), train_experts=2, syn_steps=10,
                                expert_epochs=2, max_start_epoch=3, lr_img=100.0)
         result = distill(config, dataset=real3, **quiet)
         gains.append(result.accuracy[MODEL]["mean"] - result.baseline[MODEL]["mean"])
-    assert min(gains) > 0 and sum(gains) / 3 > 0.05, gains
+    assert min(gains) > 0 and sum(gains) / len(gains) > 0.05, gains
 
 
 def test_continual_memories_and_nas_proxies_by_trajectory_matching(toy_dataset, tmp_path, monkeypatch):
