@@ -87,12 +87,12 @@ def paper_line_label(paper_mean: float, factor: int, ipc: int = 1) -> str:
 
 
 def plot(path: Path, by_seed: dict, dataset_name: str, label: str, paper_mean: float, factor: int,
-         vlines: list, ipc: int = 1, method: str = "dsa") -> Path:
+         vlines: list, ipc: int = 1, method: str = "DSA") -> Path:
     """Accuracy against condensation seconds, one line per seed, the paper's figure as a line."""
     series = [(f"seed {s}", [r[3] for r in rs], [r[4] / 100 for r in rs], [r[5] / 100 for r in rs])
               for s, rs in by_seed.items()]
     return line_plot(path, series, xlabel="condensation seconds", ylabel="test accuracy",
-                     title=f"{dataset_name} ipc {ipc}, {method.upper()}: {describe(label, factor, ipc)}",
+                     title=f"{dataset_name} ipc {ipc}, {method}: {describe(label, factor, ipc)}",
                      hlines=[(paper_line_label(paper_mean, factor, ipc), paper_mean / 100)], vlines=vlines,
                      percent=True)
 
@@ -296,7 +296,7 @@ def main() -> None:
             vlines = [(f"1/{round(1 / ratio_target)} of the paper preset, less the final evaluation",
                        projected * ratio_target - sum(final_eval) / len(final_eval))]
     png = plot(args.out / f"time_to_accuracy_{label}.png", by_seed, dataset.spec.name, label, paper_figure["mean"],
-               factor, vlines, args.ipc, args.method)
+               factor, vlines, args.ipc, args.method.upper() + (f" after {args.after}" if args.after else ""))
     print(f"wrote {csv_path} and {png}")
 
 
