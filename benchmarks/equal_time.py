@@ -104,11 +104,11 @@ def main() -> None:
         report["experts"] = make_experts(bases["mtt"], dataset, args.experts, args.expert_epochs)
     # every calibration before any long run, so one quiet stretch times all the methods
     rates = {m: calibrate(b, dataset, out / m / "calibration", args.calibration_iterations) for m, b in bases.items()}
+    counts = {m: max(1, round(args.seconds / s_it)) for m, s_it in rates.items()}  # the equal-time budget
     for method, s_it in rates.items():
-        print(f"{method}: {s_it:.2f} s/iteration -> {max(1, round(args.seconds / s_it))} iterations", flush=True)
+        print(f"{method}: {s_it:.2f} s/iteration -> {counts[method]} iterations", flush=True)
     for method, base in bases.items():
-        s_it = rates[method]
-        iterations = max(1, round(args.seconds / s_it))
+        s_it, iterations = rates[method], counts[method]
         for seed in seeds:
             config = DistillConfig(**{**base.to_dict(), "iterations": iterations, "seed": seed})
             result = make_or_resume(config, out / method / f"seed{seed}", dataset=dataset, progress=False,
