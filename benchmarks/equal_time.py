@@ -22,6 +22,7 @@ import argparse
 import json
 import statistics
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -29,22 +30,40 @@ import torch
 from condensation.config import DistillConfig, resolve
 from condensation.data import DataError, load_dataset
 from condensation.distill import distill, make_or_resume
+from condensation.kernels import should_compile
 from condensation.methods.experts import train_experts
 from condensation.runs import RunDir
 from time_to_accuracy import _value  # --set values: the same parsing
 
 
 def calibrate(config: DistillConfig, dataset, folder: Path, iterations: int) -> float:
-    """Median seconds per iteration over ``iterations`` timed iterations after a warm-up one."""
+    """Median seconds per iteration over ``iterations`` timed iterations after a warm-up one, with
+    the kernels of the long run (``config.compile`` is on or off, never auto: left to auto, the few
+    calibration iterations would run eager and the long run compiled, faster than calibrated)."""
     cached = folder / "calibration.json"
     if cached.exists():
-        return json.loads(cached.read_text())["seconds_per_iteration"]
+        known = json.loads(cached.read_text())
+        if known.get("compile") == config.compile:
+            return known["seconds_per_iteration"]
     fields = {**config.to_dict(), "iterations": iterations + 1, "num_eval": 0, "eval_every": 0, "baseline": False}
     distill(DistillConfig(**fields), folder, overwrite=True, dataset=dataset, progress=False, log=lambda m: None)
     times = [r["seconds"] for r in RunDir(folder).read_metrics() if "loss" in r][1:]
     value = statistics.median(times)
-    cached.write_text(json.dumps({"seconds_per_iteration": value, "timed": times}) + "\n")
+    cached.write_text(json.dumps({"seconds_per_iteration": value, "timed": times, "compile": config.compile}) + "\n")
     return value
+
+
+def base_configs(dataset: str, methods: list[str], ipc: int, num_eval: int, common: dict,
+                 per_method: dict[str, dict]) -> dict[str, DistillConfig]:
+    """Each method's run at the ``fast`` preset's settings (DSA: 64 real images per class; the
+    papers' image step), ``common`` then ``per_method[m]`` on top; ``compile`` resolved to on or
+    off, so the calibration and the run it times use the same kernels."""
+    bases = {}
+    for method in methods:
+        base = DistillConfig(dataset=dataset, method=method, ipc=ipc, preset="fast", num_eval=num_eval,
+                             eval_every=0, baseline=False, **{**common, **per_method.get(method, {})})
+        bases[method] = replace(base, compile="on" if should_compile(base.compile, True) else "off")
+    return bases
 
 
 def make_experts(base: DistillConfig, dataset, experts: int, epochs: int | None) -> dict:
@@ -94,12 +113,7 @@ def main() -> None:
           f"{args.seconds:.0f} s of condensation per method -> {out}")
     report: dict = {"dataset": dataset.spec.name, "ipc": args.ipc, "seconds": args.seconds, "runs": {}}
     seeds = [int(s) for s in args.seeds.split(",")]
-    bases: dict[str, DistillConfig] = {}
-    for method in methods:
-        # the fast preset's settings (DSA: 64 real images per class), the papers' image step
-        bases[method] = DistillConfig(dataset=dataset.spec.name, method=method, ipc=args.ipc, preset="fast",
-                                      num_eval=args.num_eval, eval_every=0, baseline=False,
-                                      **{**common, **per_method[method]})
+    bases = base_configs(dataset.spec.name, methods, args.ipc, args.num_eval, common, per_method)
     if "mtt" in bases:  # experts first: their cost is counted apart
         report["experts"] = make_experts(bases["mtt"], dataset, args.experts, args.expert_epochs)
     # every calibration before any long run, so one quiet stretch times all the methods

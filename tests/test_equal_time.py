@@ -1,0 +1,41 @@
+"""benchmarks/equal_time.py (issue #27): the calibration times the kernels the long run uses."""
+
+import importlib.util
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _benchmark():
+    sys.path.insert(0, str(ROOT / "benchmarks"))  # it imports time_to_accuracy beside it
+    try:
+        spec = importlib.util.spec_from_file_location("equal_time", ROOT / "benchmarks" / "equal_time.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    return module
+
+
+def test_every_method_gets_one_kernel_choice_never_auto():
+    bases = _benchmark().base_configs("fashion-mnist", ["dsa", "dm", "mtt"], 1, 5, {"factor": 1},
+                                      {"mtt": {"max_start_epoch": 3}})
+    assert {b.compile for b in bases.values()} <= {"on", "off"}
+    assert bases["mtt"].params["max_start_epoch"] == 3 and "max_start_epoch" not in bases["dm"].params
+    off = _benchmark().base_configs("fashion-mnist", ["dsa"], 1, 5, {"compile": "off"}, {})
+    assert off["dsa"].compile == "off"
+
+
+def test_a_calibration_made_with_other_kernels_is_timed_again(toy_dataset, tmp_path):
+    et = _benchmark()
+    config = et.base_configs(toy_dataset.spec.name, ["dm"], 1, 0, {"compile": "off", "model": "convnetw32"}, {})["dm"]
+    folder = tmp_path / "calibration"
+    folder.mkdir()
+    (folder / "calibration.json").write_text(json.dumps({"seconds_per_iteration": 99.0, "timed": [99.0], "compile": "on"}))
+    value = et.calibrate(config, toy_dataset, folder, iterations=2)
+    cached = json.loads((folder / "calibration.json").read_text())
+    assert value != 99.0 and cached["compile"] == "off" and len(cached["timed"]) == 2
+    assert et.calibrate(config, toy_dataset, folder, iterations=2) == value  # same kernels: the cache serves
