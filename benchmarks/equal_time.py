@@ -66,6 +66,13 @@ def base_configs(dataset: str, methods: list[str], ipc: int, num_eval: int, comm
     return bases
 
 
+def iterations_done(folder: Path) -> int:
+    """The iterations the run in ``folder`` has logged (0: no run there)."""
+    if not (folder / "metrics.jsonl").exists():
+        return 0
+    return max((int(r["iteration"]) for r in RunDir(folder).read_metrics() if "loss" in r), default=0)
+
+
 def make_experts(base: DistillConfig, dataset, experts: int, epochs: int | None) -> dict:
     """Train (or reuse) MTT's expert buffer for ``base``; its cost, counted apart from condensation."""
     c = resolve(base, flip_ok=dataset.spec.flip_ok)
@@ -122,8 +129,14 @@ def main() -> None:
     for method, s_it in rates.items():
         print(f"{method}: {s_it:.2f} s/iteration -> {counts[method]} iterations", flush=True)
     for method, base in bases.items():
-        s_it, iterations = rates[method], counts[method]
+        s_it = rates[method]
         for seed in seeds:
+            # a run made under an earlier calibration may already hold more iterations: keep them
+            # (a run cannot be shortened) and report the count it has
+            iterations = max(counts[method], iterations_done(out / method / f"seed{seed}"))
+            if iterations != counts[method]:
+                print(f"  {method} seed {seed}: keeps the {iterations} iterations it already ran "
+                      f"(this calibration asks for {counts[method]})", flush=True)
             config = DistillConfig(**{**base.to_dict(), "iterations": iterations, "seed": seed})
             result = make_or_resume(config, out / method / f"seed{seed}", dataset=dataset, progress=False,
                                     log=lambda m: None)

@@ -39,3 +39,13 @@ def test_a_calibration_made_with_other_kernels_is_timed_again(toy_dataset, tmp_p
     cached = json.loads((folder / "calibration.json").read_text())
     assert value != 99.0 and cached["compile"] == "off" and len(cached["timed"]) == 2
     assert et.calibrate(config, toy_dataset, folder, iterations=2) == value  # same kernels: the cache serves
+
+
+def test_a_run_that_already_holds_more_iterations_keeps_them(tmp_path):
+    et = _benchmark()
+    assert et.iterations_done(tmp_path / "none") == 0
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "metrics.jsonl").write_text("".join(
+        json.dumps({"iteration": i, "loss": 1.0, "seconds": 2.0}) + "\n" for i in range(1, 144)))
+    assert et.iterations_done(run) == 143
