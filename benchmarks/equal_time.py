@@ -140,7 +140,8 @@ def main() -> None:
             config = DistillConfig(**{**base.to_dict(), "iterations": iterations, "seed": seed})
             result = make_or_resume(config, out / method / f"seed{seed}", dataset=dataset, progress=False,
                                     log=lambda m: None)
-            evals = [r for r in RunDir(out / method / f"seed{seed}").read_evaluations() if r["set"] == "synset"]
+            evals = [r for r in RunDir(out / method / f"seed{seed}").read_evaluations()
+                     if r["set"] == "synset" and r.get("iteration") == iterations]  # this set's networks only
             acc = next(iter(result.accuracy.values()))
             report["runs"][f"{method}/seed{seed}"] = {
                 "method": method, "seed": seed, "iterations": iterations, "seconds_per_iteration": s_it,
