@@ -68,8 +68,6 @@ def base_configs(dataset: str, methods: list[str], ipc: int, num_eval: int, comm
 
 def iterations_done(folder: Path) -> int:
     """The iterations the run in ``folder`` has logged (0: no run there)."""
-    if not (folder / "metrics.jsonl").exists():
-        return 0
     return max((int(r["iteration"]) for r in RunDir(folder).read_metrics() if "loss" in r), default=0)
 
 

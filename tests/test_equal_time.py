@@ -21,11 +21,11 @@ def _benchmark():
 
 
 def test_every_method_gets_one_kernel_choice_never_auto():
-    bases = _benchmark().base_configs("fashion-mnist", ["dsa", "dm", "mtt"], 1, 5, {"factor": 1},
-                                      {"mtt": {"max_start_epoch": 3}})
+    et = _benchmark()
+    bases = et.base_configs("fashion-mnist", ["dsa", "dm", "mtt"], 1, 5, {"factor": 1}, {"mtt": {"max_start_epoch": 3}})
     assert {b.compile for b in bases.values()} <= {"on", "off"}
     assert bases["mtt"].params["max_start_epoch"] == 3 and "max_start_epoch" not in bases["dm"].params
-    off = _benchmark().base_configs("fashion-mnist", ["dsa"], 1, 5, {"compile": "off"}, {})
+    off = et.base_configs("fashion-mnist", ["dsa"], 1, 5, {"compile": "off"}, {})
     assert off["dsa"].compile == "off"
 
 
@@ -41,7 +41,7 @@ def test_a_calibration_made_with_other_kernels_is_timed_again(toy_dataset, tmp_p
     assert et.calibrate(config, toy_dataset, folder, iterations=2) == value  # same kernels: the cache serves
 
 
-def test_a_run_that_already_holds_more_iterations_keeps_them(tmp_path):
+def test_the_iterations_a_run_already_holds_are_read_from_its_log(tmp_path):
     et = _benchmark()
     assert et.iterations_done(tmp_path / "none") == 0
     run = tmp_path / "run"
