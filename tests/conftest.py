@@ -52,3 +52,20 @@ def toy_dataset(toy_npz):
     from condensation.data import load_dataset
 
     return load_dataset(f"npz:{toy_npz}", download=False)
+
+
+def load_benchmark(name: str):
+    """The module ``benchmarks/NAME.py``, loaded from its file (benchmarks/ is on the path while
+    it loads, for the sibling modules it imports)."""
+    import importlib.util
+    import sys
+
+    folder = Path(__file__).resolve().parents[1] / "benchmarks"
+    sys.path.insert(0, str(folder))
+    try:
+        spec = importlib.util.spec_from_file_location(name, folder / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(folder))
+    return module

@@ -1,23 +1,12 @@
 """benchmarks/equal_time.py (issue #27): the calibration times the kernels the long run uses."""
 
-import importlib.util
 import json
-import sys
-from dataclasses import replace
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import load_benchmark
 
 
 def _benchmark():
-    sys.path.insert(0, str(ROOT / "benchmarks"))  # it imports time_to_accuracy beside it
-    try:
-        spec = importlib.util.spec_from_file_location("equal_time", ROOT / "benchmarks" / "equal_time.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(ROOT / "benchmarks"))
-    return module
+    return load_benchmark("equal_time")
 
 
 def test_every_method_gets_one_kernel_choice_never_auto():

@@ -1,22 +1,18 @@
 """benchmarks/time_to_accuracy.py at ipc 10 (issue #29, item 4): the target ratio and a second
 stage's time (``--after``), which counts the first stage's condensation seconds."""
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 
-from condensation.runs import RunDir
+from conftest import load_benchmark
 
-ROOT = Path(__file__).resolve().parents[1]
+from condensation.runs import RunDir
 
 
 def _benchmark():
-    spec = importlib.util.spec_from_file_location("time_to_accuracy", ROOT / "benchmarks" / "time_to_accuracy.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("time_to_accuracy")
 
 
 def _run(folder: Path, seconds: list[float], accuracies: list[float], stage: float | None = None) -> RunDir:
