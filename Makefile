@@ -1,11 +1,14 @@
 # Two entry points for a fresh machine: `make demo` and `make test`. Both set up .venv first.
 #   TORCH      the torch requirement installed before the package (this machine: the CPU build on disk)
 #   PYTHON     the interpreter that creates the virtual environment
+#   PARALLEL   pytest-xdist options of the tests (default: one worker per core, one thread each, a
+#              module's tests on one worker; `make test PARALLEL=` runs them in one process)
 PYTHON ?= python3
 TORCH ?= torch==2.13.0
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+PARALLEL ?= -n auto --dist loadscope
 
 .PHONY: setup demo test test-fast bench fidelity datasets clean
 
@@ -27,10 +30,10 @@ demo: setup
 	$(VENV)/bin/condense distill
 
 test: setup
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q $(PARALLEL)
 
 test-fast: setup
-	$(PY) -m pytest -q -m "not slow"
+	$(PY) -m pytest -q $(PARALLEL) -m "not slow"
 
 datasets: setup
 	$(VENV)/bin/condense datasets

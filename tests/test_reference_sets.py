@@ -30,8 +30,18 @@ def _same_machine() -> bool:
     )
 
 
+@pytest.fixture(scope="module", autouse=True)
+def reference_threads():
+    """This module computes on the thread count the reference was written with (a parallel test
+    run gives each worker one thread), so the bit-for-bit comparison still applies."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(REFERENCE["threads"])
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
-def current(tmp_path_factory):
+def current(tmp_path_factory, reference_threads):
     folder = tmp_path_factory.mktemp("reference")
     return ref.run_all(ref.toy_dataset(folder), folder)
 
